@@ -1,0 +1,1 @@
+"""fakeqemu: a QMP test double that real clients cannot tell from QEMU."""

@@ -1,0 +1,143 @@
+"""The :class:`Profile` type: one QEMU release, as data."""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import json
+from dataclasses import dataclass, field
+from functools import cached_property
+from importlib import resources
+from typing import Any
+
+from fakeqemu.protocol.qapi import QapiSchema
+
+
+class HmpLayout(enum.Enum):
+    """The two text layouts of HMP ``info migrate``."""
+
+    #: 7.2 up to 10.0: ``globals:`` first, lower-case lines, ``total time`` always.
+    LEGACY = "legacy"
+    #: From 10.1: ``Status:``, ``Time (ms):``, ``RAM info:`` blocks.
+    REORGANISED = "10.1"
+
+
+#: C integer kinds of members that introspection reports as plain ``int``.
+#: Same in every release we imitate (qapi/migration.json).
+INTEGER_KINDS: dict[str, str] = {
+    "announce-initial": "size",
+    "announce-max": "size",
+    "announce-rounds": "size",
+    "announce-step": "size",
+    "compress-level": "uint8",
+    "compress-threads": "uint8",
+    "decompress-threads": "uint8",
+    "throttle-trigger-threshold": "uint8",
+    "cpu-throttle-initial": "uint8",
+    "cpu-throttle-increment": "uint8",
+    "max-bandwidth": "size",
+    "avail-switchover-bandwidth": "size",
+    "downtime-limit": "uint64",
+    "x-checkpoint-delay": "uint32",
+    "multifd-channels": "uint8",
+    "xbzrle-cache-size": "size",
+    "max-postcopy-bandwidth": "size",
+    "max-cpu-throttle": "uint8",
+    "multifd-zlib-level": "uint8",
+    "multifd-qatzip-level": "uint8",
+    "multifd-zstd-level": "uint8",
+    "x-vcpu-dirty-limit-period": "uint64",
+    "vcpu-dirty-limit": "uint64",
+    "x-rdma-chunk-size": "uint64",
+    "cpu-index": "int64",
+}
+
+#: Alternate type names that introspection masks but QEMU's messages print.
+ALTERNATE_NAMES: dict[str, str] = {
+    "tls-creds": "StrOrNull",
+    "tls-hostname": "StrOrNull",
+    "tls-authz": "StrOrNull",
+}
+
+
+@dataclass(frozen=True)
+class Profile:
+    """One QEMU release as a client sees it over QMP."""
+
+    #: Short name used on the command line: ``7.2``, ``10.0``, ``11.1``.
+    name: str
+    #: Parse errors carry a ``LINE:COL:`` prefix (11.1).
+    json_error_locations: bool = False
+    #: After a nesting/size/count limit error, drop the rest of that message (11.1).
+    json_skip_rest_after_limit_error: bool = False
+    #: Layout of HMP ``info migrate``.
+    hmp_layout: HmpLayout = HmpLayout.LEGACY
+    #: ``globals:`` lines of the legacy HMP ``info migrate``.
+    hmp_globals: tuple[str, ...] = ()
+    #: ``migrate`` moves to setup, then failed, before it checks the URI scheme (7.2).
+    migrate_checks_uri_after_setup: bool = False
+    #: Message for a ``migrate`` URI with an unknown scheme; ``{uri}`` is substituted.
+    migrate_unknown_protocol: str = "unknown migration protocol: {uri}"
+    #: Message for ``migrate-pause`` outside postcopy.
+    migrate_pause_not_postcopy: str = (
+        "migrate-pause is currently only supported during postcopy-active or postcopy-recover state"
+    )
+    #: ``migrate-set-capabilities`` refuses multifd together with xbzrle (10.0 on).
+    multifd_excludes_xbzrle: bool = True
+    #: Extra facts, kept open for later issues without widening this class.
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    def extend(self, **changes: Any) -> Profile:
+        """A new profile that differs from this one only in ``changes``."""
+        return dataclasses.replace(self, **changes)
+
+    # -- recorded data, loaded on first use so `fakeqemu serve` starts fast -------
+
+    def _load(self, filename: str) -> Any:
+        text = resources.files("fakeqemu.profiles").joinpath("data", self.name, filename)
+        return json.loads(text.read_text(encoding="utf-8"))
+
+    @cached_property
+    def recorded(self) -> dict[str, Any]:
+        data: dict[str, Any] = self._load("recorded.json")
+        return data
+
+    @cached_property
+    def schema(self) -> QapiSchema:
+        return QapiSchema.from_introspection(
+            self._load("introspection.json"), INTEGER_KINDS, ALTERNATE_NAMES
+        )
+
+    @cached_property
+    def introspection(self) -> list[dict[str, Any]]:
+        data: list[dict[str, Any]] = self._load("introspection.json")
+        return data
+
+    @property
+    def version(self) -> dict[str, Any]:
+        """``query-version``'s answer, in QAPI member order."""
+        qemu = self.recorded["version"]["qemu"]
+        return {
+            "qemu": {"major": qemu["major"], "minor": qemu["minor"], "micro": qemu["micro"]},
+            "package": self.recorded["version"]["package"],
+        }
+
+    @cached_property
+    def commands(self) -> frozenset[str]:
+        return frozenset(self.recorded["commands"])
+
+    @property
+    def command_order(self) -> list[str]:
+        """``query-commands`` order, as the release lists them."""
+        order: list[str] = self.recorded["commands"]
+        return order
+
+    @property
+    def migrate_capabilities(self) -> list[str]:
+        caps: list[str] = self.recorded["migrate-capabilities"]
+        return caps
+
+    @property
+    def migrate_parameter_defaults(self) -> dict[str, Any]:
+        params: dict[str, Any] = self.recorded["migrate-parameters"]
+        return dict(params)

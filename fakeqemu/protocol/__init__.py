@@ -1,0 +1,1 @@
+"""QEMU's wire protocol, sans-IO: no trio below this package."""
