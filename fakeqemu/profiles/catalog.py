@@ -23,7 +23,9 @@ QEMU_7_2 = Profile(
     # migration/migration.c (7.2): migrate_prepare() runs before the URI is parsed.
     migrate_checks_uri_after_setup=True,
     migrate_unknown_protocol="Parameter 'uri' expects a valid migration protocol",
-    migrate_pause_not_postcopy="migrate-pause is currently only supported during postcopy-active state",
+    migrate_pause_not_postcopy=(
+        "migrate-pause is currently only supported during postcopy-active state"
+    ),
     multifd_excludes_xbzrle=False,
 )
 

@@ -16,10 +16,10 @@ Every message ends with ``\\r\\n`` because the monitor turns ``\\n`` into ``\\r\
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import TypeAlias
+from typing import Any, TypeAlias
 
 #: A value QEMU can print: what the JSON parser produces and handlers return.
-QValue: TypeAlias = "dict[str, QValue] | list[QValue] | str | int | float | bool | None"
+QValue: TypeAlias = "dict[str, Any] | list[Any] | str | int | float | bool | None"
 
 _BUCKETS = 512
 
@@ -55,12 +55,12 @@ def qdict_order(keys: list[str]) -> list[str]:
     puts the newest key first within a bucket, exactly as QEMU's
     ``QLIST_INSERT_HEAD`` does.
     """
-    return sorted(reversed(keys), key=_bucket)
+    return sorted(reversed(keys), key=_bucket)  # noqa: C414 - reversal breaks ties
 
 
 def format_double(value: float) -> str:
     """C's ``%.17g`` (json-writer.c uses it for every QNum double)."""
-    return "%.17g" % value
+    return format(value, ".17g")
 
 
 def _escape_char(char: str) -> str:

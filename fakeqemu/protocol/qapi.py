@@ -24,7 +24,11 @@ _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 _UINT64_MAX = 2**64 - 1
 
 #: C integer kinds: (min, max, name QEMU prints in range errors).
-_SIGNED = {"int8": (-(2**7), 2**7 - 1), "int16": (-(2**15), 2**15 - 1), "int32": (-(2**31), 2**31 - 1)}
+_SIGNED = {
+    "int8": (-(2**7), 2**7 - 1),
+    "int16": (-(2**15), 2**15 - 1),
+    "int32": (-(2**31), 2**31 - 1),
+}
 _UNSIGNED = {"uint8": 2**8 - 1, "uint16": 2**16 - 1, "uint32": 2**32 - 1}
 
 _JSON_TYPE_NAMES = {
@@ -158,7 +162,9 @@ class QapiSchema:
             return self._visit_alternate(info, value, path)
         raise AssertionError(f"unknown meta-type {meta!r}")
 
-    def _visit_object(self, info: dict[str, Any], value: dict[str, Any], path: _Path) -> dict[str, Any]:
+    def _visit_object(
+        self, info: dict[str, Any], value: dict[str, Any], path: _Path
+    ) -> dict[str, Any]:
         unvisited = dict.fromkeys(value)
         result: dict[str, Any] = {}
         self._visit_members(info, value, path, unvisited, result)
@@ -267,7 +273,7 @@ def _visit_integer(kind: str, value: Any, path: _Path) -> int:
         limit = _UNSIGNED.get(kind)
         if limit is not None and unsigned > limit:
             raise QmpError(f"Parameter '{path.bare()}' expects {kind}_t")
-        return unsigned
+        return int(unsigned)
     if not is_number or isinstance(value, float) or not _INT64_MIN <= value <= _INT64_MAX:
         raise _type_error(path, "integer")
     bounds = _SIGNED.get(kind)

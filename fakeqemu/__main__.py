@@ -1,0 +1,3 @@
+from fakeqemu.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,136 @@
+"""Record a real QEMU over QMP, in the formats of ``tests/data/recordings``.
+
+    fakeqemu capture probes --qemu qemu-system-x86_64 \
+        --cases tests/data/recordings/7.2/probes.jsonl OUT.jsonl
+    fakeqemu capture queries --qemu qemu-system-x86_64 OUT.json
+
+``probes`` replays the ``send`` chunks of an existing probes file (the case
+list is data) against a fresh ``-S`` VM, one connection per case, and records
+what comes back; ``queries`` records a fresh VM's answers to read-only queries.
+Plain blocking sockets: this talks to one QEMU at a time and is not the server.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+QUIET = 0.3
+BASE_ARGS = ("-nodefaults", "-display", "none", "-accel", "tcg", "-machine", "pc")
+CAPS = b'{"execute":"qmp_capabilities"}\n'
+
+
+@contextlib.contextmanager
+def running_qemu(binary: str, *extra: str) -> Iterator[str]:
+    """Start QEMU with a QMP unix socket; yield the socket path; quit it afterwards."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "qmp.sock")
+        argv = [binary, *BASE_ARGS, *extra, "-qmp", f"unix:{path},server=on,wait=off"]
+        log = Path(tmp, "qemu.log")
+        with (
+            log.open("wb") as stderr,
+            subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=stderr) as proc,
+        ):
+            try:
+                deadline = time.monotonic() + 30
+                while not os.path.exists(path):
+                    if proc.poll() is not None or time.monotonic() > deadline:
+                        raise RuntimeError(f"QEMU did not start: {log.read_text()[:500]}")
+                    time.sleep(0.01)
+                yield path
+            finally:
+                proc.terminate()
+                proc.wait(timeout=10)
+
+
+def _read_until_quiet(sock: socket.socket, quiet: float = QUIET) -> bytes:
+    data = b""
+    sock.settimeout(quiet)
+    while True:
+        try:
+            chunk = sock.recv(1 << 20)
+        except TimeoutError:
+            return data
+        if not chunk:
+            return data
+        data += chunk
+
+
+def _read_line(sock: socket.socket) -> bytes:
+    sock.settimeout(10)
+    data = b""
+    while not data.endswith(b"\r\n"):
+        chunk = sock.recv(1)
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
+def capture_probes(binary: str, cases_file: Path, out: Path) -> int:
+    cases = [json.loads(line) for line in cases_file.read_text().splitlines()]
+    with running_qemu(binary, "-m", "128", "-S") as path, out.open("w") as sink:
+        for case in cases:
+            with socket.socket(socket.AF_UNIX) as sock:
+                sock.connect(path)
+                greeting = _read_line(sock)
+                if not case["before_caps"]:
+                    sock.sendall(CAPS)
+                    _read_line(sock)
+                replies = []
+                for chunk in case["send"]:
+                    sock.sendall(chunk.encode("latin-1"))
+                    replies.append(_read_until_quiet(sock).decode("latin-1"))
+            record = {
+                "name": case["name"],
+                "send": case["send"],
+                "replies": replies,
+                "greeting": greeting.decode("latin-1"),
+                "before_caps": case["before_caps"],
+            }
+            sink.write(json.dumps(record) + "\n")
+    return len(cases)
+
+
+QUERY_NAMES = (
+    "query-version",
+    "query-status",
+    "query-name",
+    "query-kvm",
+    "query-migrate",
+    "query-migrate-capabilities",
+    "query-migrate-parameters",
+    "query-commands",
+    "query-qmp-schema",
+    "query-uuid",
+    "query-target",
+)
+HMP_COMMANDS = ("info migrate", "info status", "info version")
+
+
+def capture_queries(binary: str, out: Path) -> int:
+    recorded: dict[str, str] = {}
+    with (
+        running_qemu(binary, "-m", "64", "-name", "guest0", "-S") as path,
+        socket.socket(socket.AF_UNIX) as sock,
+    ):
+        sock.connect(path)
+        recorded["greeting"] = _read_line(sock).decode()
+        sock.sendall(CAPS)
+        _read_line(sock)
+        for name in QUERY_NAMES:
+            sock.sendall(json.dumps({"execute": name}).encode())
+            recorded[name] = _read_line(sock).decode()
+        for line in HMP_COMMANDS:
+            request = {"execute": "human-monitor-command", "arguments": {"command-line": line}}
+            sock.sendall(json.dumps(request).encode())
+            recorded[f"hmp:{line}"] = _read_line(sock).decode()
+    out.write_text(json.dumps(recorded, indent=1) + "\n")
+    return len(recorded)

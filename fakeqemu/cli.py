@@ -1,0 +1,184 @@
+"""``fakeqemu``: serve a fake QEMU, list profiles.
+
+Imports stay inside the functions so ``fakeqemu serve`` reaches its greeting
+quickly: start-up time is one of the figures users compare with QEMU.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from fakeqemu.fake import FakeQemu
+    from fakeqemu.server import Endpoint
+
+
+def _parse_tcp(value: str) -> tuple[str, int]:
+    host, sep, port = value.rpartition(":")
+    if not sep or not port.isdigit():
+        raise argparse.ArgumentTypeError(f"expected HOST:PORT, got {value!r}")
+    return (host.strip("[]") or "127.0.0.1", int(port))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="fakeqemu", description="A QMP test double for QEMU 7.2, 10.0 and 11.1."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="start a fake QEMU and serve QMP")
+    serve.add_argument("--profile", default="11.1", help="QEMU release to imitate (default 11.1)")
+    serve.add_argument(
+        "--shape",
+        default="old",
+        choices=("old", "new"),
+        help="query-migrate shape: old = today's releases, new = the destination-stats patch",
+    )
+    where = serve.add_argument_group("monitors (at least one; each may be repeated)")
+    where.add_argument("--unix", action="append", default=[], metavar="PATH")
+    where.add_argument("--tcp", action="append", default=[], type=_parse_tcp, metavar="HOST:PORT")
+    where.add_argument(
+        "--connect",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="dial a listening client's unix socket (QEMU's server=off)",
+    )
+    serve.add_argument("--name", help="guest name, as -name")
+    serve.add_argument("-S", dest="start_paused", action="store_true", help="start in prelaunch")
+    serve.add_argument("--incoming", metavar="defer|URI", help="wait for an incoming migration")
+    serve.add_argument("-v", "--verbose", action="store_true", help="log each command served")
+
+    sub.add_parser("profiles", help="list the QEMU releases fakeqemu imitates")
+
+    capture = sub.add_parser("capture", help="record a real QEMU (probes or queries)")
+    capture.add_argument("what", choices=("probes", "queries"))
+    capture.add_argument("out", help="file to write")
+    capture.add_argument("--qemu", default="qemu-system-x86_64", help="QEMU binary")
+    capture.add_argument("--cases", help="probes file whose cases to replay (for probes)")
+    return parser
+
+
+def _endpoints(args: argparse.Namespace) -> list[Endpoint]:
+    from fakeqemu.server import Endpoint
+
+    endpoints = [Endpoint("unix", path=path) for path in args.unix]
+    endpoints += [Endpoint("tcp", host=host, port=port) for host, port in args.tcp]
+    endpoints += [Endpoint("connect", path=path) for path in args.connect]
+    return endpoints
+
+
+def _log_commands(fake: FakeQemu) -> None:
+    from fakeqemu.protocol.encoder import encode_value
+    from fakeqemu.protocol.session import Request
+
+    def log(request: Request) -> None:
+        args = f" {encode_value(request.arguments)}" if request.arguments else ""
+        print(f"fakeqemu: {request.command}{args}", file=sys.stderr, flush=True)
+
+    fake.executor.observers.append(log)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import signal
+
+    import trio
+
+    from fakeqemu.errors import FakeQemuError
+    from fakeqemu.fake import FakeQemu, FakeQemuConfig
+    from fakeqemu.server import Listening, serve
+
+    endpoints = _endpoints(args)
+    if not endpoints:
+        print("fakeqemu serve: give at least one of --unix, --tcp, --connect", file=sys.stderr)
+        return 2
+    try:
+        fake = FakeQemu(
+            FakeQemuConfig(
+                profile=args.profile,
+                shape=args.shape,
+                name=args.name,
+                start_paused=args.start_paused,
+                incoming=args.incoming,
+            )
+        )
+    except (FakeQemuError, ValueError) as error:
+        print(f"fakeqemu serve: {error}", file=sys.stderr)
+        return 2
+    if args.verbose:
+        _log_commands(fake)
+
+    async def main() -> None:
+        with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+            async with trio.open_nursery() as nursery:
+
+                async def serve_then_stop(task_status: trio.TaskStatus[Listening]) -> None:
+                    # After `quit`, serve() returns; stop watching for signals too.
+                    await serve(fake, endpoints, task_status=task_status)
+                    nursery.cancel_scope.cancel()
+
+                async def stop_on_signal() -> None:
+                    async for _ in signals:
+                        nursery.cancel_scope.cancel()
+                        return
+
+                nursery.start_soon(stop_on_signal)
+                listening: Listening = await nursery.start(serve_then_stop)
+                version = fake.profile.version["qemu"]
+                print(
+                    f"fakeqemu: QEMU {version['major']}.{version['minor']}.{version['micro']} "
+                    f"(profile {fake.profile.name}, shape {args.shape}) "
+                    f"on {', '.join(listening.addresses)}",
+                    flush=True,
+                )
+
+    try:
+        trio.run(main)
+    except OSError as error:
+        print(f"fakeqemu serve: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _profiles() -> int:
+    from fakeqemu.profiles import PROFILES
+
+    for profile in PROFILES.values():
+        version = profile.version
+        qemu = version["qemu"]
+        print(
+            f"{profile.name:6} QEMU {qemu['major']}.{qemu['minor']}.{qemu['micro']}"
+            f"  {version['package']}"
+        )
+    return 0
+
+
+def _capture(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from fakeqemu.capture import capture_probes, capture_queries
+
+    if args.what == "probes":
+        if not args.cases:
+            print("fakeqemu capture probes: --cases FILE is required", file=sys.stderr)
+            return 2
+        count = capture_probes(args.qemu, Path(args.cases), Path(args.out))
+    else:
+        count = capture_queries(args.qemu, Path(args.out))
+    print(f"fakeqemu: recorded {count} entries in {args.out}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "serve":
+        return _serve(args)
+    if args.command == "capture":
+        return _capture(args)
+    return _profiles()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,77 @@
+"""A whole fake QEMU process minus the sockets: machine, commands, monitor sessions."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from fakeqemu.commands import Executor, all_commands
+from fakeqemu.model.events import EventBus, WallClock
+from fakeqemu.model.machine import VirtualMachine
+from fakeqemu.profiles import Profile, get_profile
+from fakeqemu.protocol.json_stream import JsonDialect
+from fakeqemu.protocol.session import QmpSession
+
+SHAPES = ("old", "new")
+
+
+@dataclass(frozen=True)
+class FakeQemuConfig:
+    """What ``qemu-system-x86_64`` would get on its command line."""
+
+    profile: str = "11.1"
+    #: ``old``: today's releases; ``new``: the destination-stats patch.
+    shape: str = "old"
+    name: str | None = None
+    #: ``-S``
+    start_paused: bool = False
+    #: ``-incoming defer`` or ``-incoming URI``
+    incoming: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.shape not in SHAPES:
+            raise ValueError(f"unknown shape {self.shape!r}; expected one of {', '.join(SHAPES)}")
+        get_profile(self.profile)
+
+
+class FakeQemu:
+    """One fake QEMU: owns the machine and creates a session per monitor connection."""
+
+    def __init__(self, config: FakeQemuConfig, *, wall_clock: WallClock = time.time) -> None:
+        self.config = config
+        self.profile: Profile = get_profile(config.profile)
+        self.vm = VirtualMachine(
+            profile=self.profile,
+            events=EventBus(wall_clock),
+            name=config.name,
+            start_paused=config.start_paused,
+            incoming=config.incoming,
+        )
+        self.executor = Executor(self.vm, all_commands())
+        self._dialect = JsonDialect(
+            error_locations=self.profile.json_error_locations,
+            skip_rest_after_limit_error=self.profile.json_skip_rest_after_limit_error,
+        )
+
+    def greeting(self, oob_offered: bool = True) -> dict[str, object]:
+        capabilities: list[object] = ["oob"] if oob_offered else []
+        return {"QMP": {"version": self.profile.version, "capabilities": capabilities}}
+
+    def open_session(self, on_output: Callable[[], None] | None = None) -> QmpSession:
+        """A new monitor connection: greeting queued, events subscribed."""
+        session = QmpSession(
+            greeting=self.greeting(),
+            executor=self.executor,
+            dialect=self._dialect,
+            on_output=on_output,
+        )
+        self.vm.events.subscribe(session.on_event)
+        return session
+
+    def close_session(self, session: QmpSession) -> None:
+        self.vm.events.unsubscribe(session.on_event)
+
+    @property
+    def quit_requested(self) -> bool:
+        return self.vm.quit_requested

@@ -1,0 +1,1 @@
+"""The fake machine's state, with no I/O and no QMP: handlers drive it."""

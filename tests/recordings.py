@@ -1,0 +1,56 @@
+"""Loading and masking the real-QEMU recordings the conformance tests compare against."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+RECORDINGS = Path(__file__).parent / "data" / "recordings"
+VERSIONS = ("7.2", "10.0", "11.1")
+
+_TIMESTAMP = re.compile(rb'"timestamp": \{"seconds": \d+, "microseconds": \d+\}')
+
+
+def mask_timestamps(data: bytes) -> bytes:
+    """Event timestamps depend on when they were recorded; nothing else is masked."""
+    return _TIMESTAMP.sub(b'"timestamp": {"seconds": 0, "microseconds": 0}', data)
+
+
+@dataclass(frozen=True)
+class ProbeCase:
+    version: str
+    name: str
+    chunks: list[bytes]
+    replies: list[bytes]
+    greeting: bytes
+    before_caps: bool
+
+    @property
+    def id(self) -> str:
+        return f"{self.version}-{self.name}"
+
+
+def probe_cases(version: str) -> list[ProbeCase]:
+    cases = []
+    for line in (RECORDINGS / version / "probes.jsonl").read_text().splitlines():
+        raw = json.loads(line)
+        cases.append(
+            ProbeCase(
+                version=version,
+                name=raw["name"],
+                # The recorder wrote each chunk as Latin-1 bytes.
+                chunks=[chunk.encode("latin-1") for chunk in raw["send"]],
+                replies=[reply.encode("latin-1") for reply in raw["replies"]],
+                greeting=raw["greeting"].encode("latin-1"),
+                before_caps=raw["before_caps"],
+            )
+        )
+    return cases
+
+
+def queries(version: str) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((RECORDINGS / version / "queries.json").read_text())
+    return data
