@@ -22,6 +22,25 @@ def _parse_tcp(value: str) -> tuple[str, int]:
     return (host.strip("[]") or "127.0.0.1", int(port))
 
 
+_SIZE_UNITS = {"": 1 << 20, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
+
+
+def _parse_size(value: str) -> int:
+    """QEMU's ``-m``: a number of MiB, or with a K/M/G/T suffix."""
+    text = value.strip().upper().removesuffix("B")
+    unit = text[-1:] if text[-1:] in "KMGT" else ""
+    number = text[: len(text) - len(unit)]
+    try:
+        size = int(float(number) * _SIZE_UNITS[unit])
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a size like 128M or 4G, got {value!r}"
+        ) from None
+    if size <= 0:
+        raise argparse.ArgumentTypeError(f"the size must be positive, got {value!r}")
+    return size
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="fakeqemu", description="A QMP test double for QEMU 7.2, 10.0 and 11.1."
@@ -49,6 +68,16 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--name", help="guest name, as -name")
     serve.add_argument("-S", dest="start_paused", action="store_true", help="start in prelaunch")
     serve.add_argument("--incoming", metavar="defer|URI", help="wait for an incoming migration")
+    serve.add_argument(
+        "--memory", "-m", default="128M", type=_parse_size, help="guest RAM (default 128M)"
+    )
+    serve.add_argument(
+        "--speed",
+        type=float,
+        default=1.0,
+        metavar="FACTOR",
+        help="run the fake's clock FACTOR times faster than real time",
+    )
     serve.add_argument("-v", "--verbose", action="store_true", help="log each command served")
 
     sub.add_parser("profiles", help="list the QEMU releases fakeqemu imitates")
@@ -85,6 +114,7 @@ def _serve(args: argparse.Namespace) -> int:
     import signal
 
     import trio
+    import trio.testing
 
     from fakeqemu.errors import FakeQemuError
     from fakeqemu.fake import FakeQemu, FakeQemuConfig
@@ -102,6 +132,7 @@ def _serve(args: argparse.Namespace) -> int:
                 name=args.name,
                 start_paused=args.start_paused,
                 incoming=args.incoming,
+                memory=args.memory,
             )
         )
     except (FakeQemuError, ValueError) as error:
@@ -134,12 +165,18 @@ def _serve(args: argparse.Namespace) -> int:
                     flush=True,
                 )
 
+    if args.speed <= 0:
+        print("fakeqemu serve: --speed must be positive", file=sys.stderr)
+        return 2
+    # A scaled clock: every timer of the fake runs FACTOR times faster.
+    clock = trio.testing.MockClock(rate=args.speed) if args.speed != 1.0 else None
     try:
-        trio.run(main)
+        trio.run(main, clock=clock)
     except OSError as error:
         print(f"fakeqemu serve: {error}", file=sys.stderr)
         return 1
-    return 0
+    # A failed incoming migration ends QEMU with status 1; so it does here.
+    return fake.vm.exit_status or 0
 
 
 def _profiles() -> int:

@@ -28,6 +28,8 @@ class FakeQemuConfig:
     start_paused: bool = False
     #: ``-incoming defer`` or ``-incoming URI``
     incoming: str | None = None
+    #: ``-m``: guest RAM in bytes.
+    memory: int = 128 << 20
 
     def __post_init__(self) -> None:
         if self.shape not in SHAPES:
@@ -38,7 +40,13 @@ class FakeQemuConfig:
 class FakeQemu:
     """One fake QEMU: owns the machine and creates a session per monitor connection."""
 
-    def __init__(self, config: FakeQemuConfig, *, wall_clock: WallClock = time.time) -> None:
+    def __init__(
+        self,
+        config: FakeQemuConfig,
+        *,
+        wall_clock: WallClock = time.time,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.config = config
         self.profile: Profile = get_profile(config.profile)
         self.vm = VirtualMachine(
@@ -47,6 +55,9 @@ class FakeQemu:
             name=config.name,
             start_paused=config.start_paused,
             incoming=config.incoming,
+            memory=config.memory,
+            shape=config.shape,
+            clock=clock,
         )
         self.executor = Executor(self.vm, all_commands())
         self._dialect = JsonDialect(

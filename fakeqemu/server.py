@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import trio
 
 from fakeqemu.fake import FakeQemu
+from fakeqemu.migration_link import TrioMigrationTransport
 
 READ_SIZE = 65536
 
@@ -166,6 +167,12 @@ async def serve(
         # the monitor that served it sets this once its reply is on the wire.
         quit_served = trio.Event()
         async with trio.open_nursery() as nursery:
+            vm = fake.vm
+            vm.clock = trio.current_time
+            vm.transport = TrioMigrationTransport(vm, nursery, on_exit=quit_served.set)
+            if vm.incoming not in (None, "defer"):
+                # -incoming URI: QEMU listens before the monitors are up.
+                vm.begin_incoming(vm.incoming)
             for _, sock in bound:
                 nursery.start_soon(_serve_listener, fake, sock, on_connection, quit_served)
             for endpoint in endpoints:

@@ -21,7 +21,7 @@ _HOST_PORT = re.compile(r"^(\[[^\]]*\]|[^:]*):([^:]+)$")
 
 @command("query-migrate")
 def query_migrate(ctx: CommandContext, args: dict[str, Any]) -> QValue:
-    info: dict[str, QValue] = ctx.vm.source_migration_info()
+    info: dict[str, QValue] = ctx.vm.migration_info()
     return info
 
 
@@ -40,7 +40,7 @@ def query_migrate_parameters(ctx: CommandContext, args: dict[str, Any]) -> QValu
 @command("migrate-set-capabilities")
 def migrate_set_capabilities(ctx: CommandContext, args: dict[str, Any]) -> QValue:
     vm = ctx.vm
-    if vm.source_migration.is_running:
+    if vm.outgoing is not None and vm.outgoing.is_running:
         raise QmpError(IN_PROGRESS)
     merged = dict(vm.migration_settings.capabilities)
     for entry in args["capabilities"]:
@@ -63,8 +63,15 @@ def migrate_set_parameters(ctx: CommandContext, args: dict[str, Any]) -> QValue:
     problem = check_parameters(merged)
     if problem is not None:
         raise QmpError(problem)
-    settings.parameters = merged
+    # In place: a running migration reads the same dict, so changes act at once.
+    settings.parameters.update(changes)
+    _wake(ctx)
     return {}
+
+
+def _wake(ctx: CommandContext) -> None:
+    if ctx.vm.transport is not None:
+        ctx.vm.transport.wake()
 
 
 def _check_uri(uri: str, ctx: CommandContext) -> None:
@@ -76,33 +83,62 @@ def _check_uri(uri: str, ctx: CommandContext) -> None:
         raise QmpError(f"error parsing address '{address}'")
 
 
-@command("migrate")
-def migrate(ctx: CommandContext, args: dict[str, Any]) -> QValue:
-    vm = ctx.vm
+def _channel_uri(channels: list[dict[str, Any]]) -> str:
+    """The main channel of a ``channels`` argument, as the URI it stands for."""
+    mains = [c for c in channels if c.get("channel-type") == "main"]
+    if len(mains) > 1:
+        raise QmpError("Channel list has more than one main entry")
+    if not mains:
+        raise QmpError("Channel list has no main entry")
+    addr = mains[0]["addr"]
+    if addr["transport"] == "socket" and addr.get("type") == "inet":
+        return f"tcp:{addr['host']}:{addr['port']}"
+    if addr["transport"] == "socket" and addr.get("type") == "unix":
+        return f"unix:{addr['path']}"
+    if addr["transport"] == "exec":
+        return "exec:" + " ".join(addr["args"])
+    if addr["transport"] == "file":
+        return f"file:{addr['filename']}"
+    return f"{addr['transport']}:"
+
+
+def _uri_argument(args: dict[str, Any]) -> str:
     uri: str | None = args.get("uri")
     channels = args.get("channels") or None
     if (uri is None) == (channels is None):
         raise QmpError("need either 'uri' or 'channels' argument")
-    if not vm.profile.migrate_checks_uri_after_setup and uri is not None:
+    if uri is not None:
+        return uri
+    assert channels is not None
+    return _channel_uri(channels)
+
+
+@command("migrate")
+def migrate(ctx: CommandContext, args: dict[str, Any]) -> QValue:
+    vm = ctx.vm
+    uri = _uri_argument(args)
+    if not vm.profile.migrate_checks_uri_after_setup:
         _check_uri(uri, ctx)
-    if vm.source_migration.is_running:
+    if vm.outgoing is not None and vm.outgoing.is_running:
         raise QmpError(IN_PROGRESS)
     if vm.runstate is RunState.INMIGRATE:
         raise QmpError("Guest is waiting for an incoming migration")
     if vm.runstate is RunState.POSTMIGRATE:
         raise QmpError("Can't migrate the vm that was paused due to previous migration")
-    if vm.profile.migrate_checks_uri_after_setup and uri is not None:
+    outgoing = vm.begin_outgoing()
+    if vm.profile.migrate_checks_uri_after_setup:
         # 7.2 has already moved to setup when it finds the URI unusable.
-        vm.source_migration.error_desc = None
-        vm.set_source_status("setup")
         try:
             _check_uri(uri, ctx)
         except QmpError as error:
-            if not error.desc.startswith("Parameter"):
-                vm.source_migration.error_desc = error.desc
-            vm.set_source_status("failed")
+            outgoing.fail(vm.clock(), error.desc)
+            if error.desc.startswith("Parameter"):
+                outgoing.error_desc = None
             raise
-    raise QmpError("fakeqemu: live migration is not implemented yet")
+    if vm.transport is None:
+        raise QmpError("fakeqemu: this fake has no migration transport")
+    vm.transport.connect(uri, outgoing)
+    return {}
 
 
 @command("migrate-incoming")
@@ -110,19 +146,32 @@ def migrate_incoming(ctx: CommandContext, args: dict[str, Any]) -> QValue:
     vm = ctx.vm
     if vm.runstate is not RunState.INMIGRATE:
         raise QmpError("'-incoming' was not specified on the command line")
-    raise QmpError("fakeqemu: incoming migration is not implemented yet")
+    uri = _uri_argument(args)
+    _check_uri(uri, ctx)
+    vm.begin_incoming(uri)
+    if vm.incoming_migration is not None and "exit-on-error" in args:
+        vm.incoming_migration.exit_on_error = args["exit-on-error"]
+    return {}
 
 
 @command("migrate_cancel")
 def migrate_cancel(ctx: CommandContext, args: dict[str, Any]) -> QValue:
+    outgoing = ctx.vm.outgoing
+    if outgoing is not None:
+        outgoing.cancel(ctx.vm.clock())
+        _wake(ctx)
     return {}
 
 
 @command("migrate-continue")
 def migrate_continue(ctx: CommandContext, args: dict[str, Any]) -> QValue:
-    status = ctx.vm.source_migration.status
+    vm = ctx.vm
+    status = vm.source_status
     if status != args["state"]:
         raise QmpError(f"Migration not in expected state: {status}")
+    assert vm.outgoing is not None
+    vm.outgoing.continue_switchover(vm.clock())
+    _wake(ctx)
     return {}
 
 

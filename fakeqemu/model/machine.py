@@ -1,14 +1,20 @@
-"""The virtual machine: run state, identity, shutdown, and the events they raise."""
+"""The virtual machine: run state, identity, migrations, and the events they raise."""
 
 from __future__ import annotations
 
 import enum
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from fakeqemu.errors import QmpError
 from fakeqemu.model.events import EventBus
-from fakeqemu.model.migration import MigrationSettings, SourceMigration
+from fakeqemu.model.incoming import DestinationHooks, IncomingMigration
+from fakeqemu.model.migration import MigrationSettings, MigrationTransport
+from fakeqemu.model.outgoing import OutgoingMigration, SourceHooks
+from fakeqemu.model.ram import LinearRamModel
+from fakeqemu.model.stats import query_migrate
 from fakeqemu.profiles import Profile
 
 
@@ -44,13 +50,25 @@ class VirtualMachine:
     start_paused: bool = False
     #: ``--incoming``: ``defer`` or a URI; the guest waits in ``inmigrate``.
     incoming: str | None = None
+    #: ``-m`` in bytes.
+    memory: int = 128 << 20
+    #: ``old`` or ``new``: how query-migrate looks on a completed destination.
+    shape: str = "old"
+    #: Monotonic seconds; trio's clock in the server, a plain function in unit tests.
+    clock: Callable[[], float] = time.monotonic
     runstate: RunState = RunState.RUNNING
     #: Set by ``quit``; the server shuts down once the reply is out.
     quit_requested: bool = False
+    #: Set when the process would exit on its own (a failed incoming migration).
+    exit_status: int | None = None
     #: What ``cont`` does while ``inmigrate``: start the guest once migration ends.
     autostart: bool = True
+    #: Supplied by the server: how migrations reach their peers.
+    transport: MigrationTransport | None = None
     migration_settings: MigrationSettings = field(init=False)
-    source_migration: SourceMigration = field(init=False)
+    outgoing: OutgoingMigration | None = None
+    incoming_migration: IncomingMigration | None = None
+    _incoming_started: bool = False
 
     def __post_init__(self) -> None:
         if self.incoming is not None:
@@ -59,21 +77,113 @@ class VirtualMachine:
         elif self.start_paused:
             self.runstate = RunState.PRELAUNCH
         self.migration_settings = MigrationSettings.for_profile(self.profile)
-        self.source_migration = SourceMigration()
 
     @property
     def running(self) -> bool:
         return self.runstate is RunState.RUNNING
 
-    def source_migration_info(self) -> dict[str, Any]:
-        """``query-migrate``'s answer."""
-        return self.source_migration.info()
+    @property
+    def ram_total(self) -> int:
+        return LinearRamModel(self.memory).total
 
-    def set_source_status(self, status: str) -> None:
-        """migrate_set_state(): MIGRATION is sent only with the ``events`` capability."""
-        self.source_migration.status = status
+    # -- migration --------------------------------------------------------------------
+
+    def migration_info(self) -> dict[str, Any]:
+        """``query-migrate``'s answer."""
+        return query_migrate(
+            self.profile,
+            self.shape,
+            self.incoming_migration,
+            self.outgoing,
+            self.clock(),
+            self.ram_total,
+        )
+
+    @property
+    def source_status(self) -> str:
+        return "none" if self.outgoing is None else self.outgoing.status
+
+    def _migration_event(self, data: dict[str, Any], name: str = "MIGRATION") -> None:
         if self.migration_settings.enabled("events"):
-            self.events.emit("MIGRATION", {"status": status})
+            self.events.emit(name, data)
+
+    def begin_outgoing(self) -> OutgoingMigration:
+        """migrate_init(): a fresh migration in ``setup``, stats zeroed, error cleared."""
+        hooks = SourceHooks(
+            set_status=self._set_source_status,
+            pass_event=lambda n: self._migration_event({"pass": n}, "MIGRATION_PASS"),
+            stop_guest=self._stop_for_switchover,
+            finish_guest=self._finish_switchover,
+        )
+        self.outgoing = OutgoingMigration(
+            profile=self.profile,
+            ram=LinearRamModel(self.memory),
+            hooks=hooks,
+            capabilities=dict(self.migration_settings.capabilities),
+            parameters=self.migration_settings.parameters,
+            start_time=self.clock(),
+        )
+        self._set_source_status("setup")
+        return self.outgoing
+
+    def _set_source_status(self, status: str) -> None:
+        assert self.outgoing is not None
+        self.outgoing.status = status
+        self._migration_event({"status": status})
+
+    def _stop_for_switchover(self) -> bool:
+        was_running = self.running
+        self.runstate = RunState.FINISH_MIGRATE
+        if was_running:
+            self.events.emit("STOP")
+        return was_running
+
+    def _finish_switchover(self, success: bool) -> None:
+        if success:
+            self.runstate = RunState.POSTMIGRATE
+            return
+        self.runstate = RunState.RUNNING
+        self.events.emit("RESUME")
+
+    def begin_incoming(self, uri: str) -> None:
+        """``migrate-incoming``: once per process, and only with ``-incoming``."""
+        if self._incoming_started:
+            raise QmpError("The incoming migration has already been started")
+        if self.runstate is not RunState.INMIGRATE:
+            raise QmpError("'-incoming' was not specified on the command line")
+        if self.transport is None:
+            raise QmpError("fakeqemu: this fake has no migration transport")
+        hooks = DestinationHooks(
+            set_status=self._set_destination_status,
+            unconditional_setup_event=self._unconditional_setup_event,
+            start_guest=self._start_after_incoming,
+            exit_process=self._exit_after_failed_incoming,
+        )
+        incoming = IncomingMigration(profile=self.profile, hooks=hooks)
+        addresses = self.transport.listen(uri, incoming)
+        self._incoming_started = True
+        self.incoming_migration = incoming
+        incoming.listening(addresses)
+
+    def _unconditional_setup_event(self) -> None:
+        self.events.emit("MIGRATION", {"status": "setup"})
+
+    def _set_destination_status(self, status: str) -> None:
+        assert self.incoming_migration is not None
+        self.incoming_migration.status = status
+        self._migration_event({"status": status})
+
+    def _start_after_incoming(self) -> None:
+        if self.autostart:
+            self.runstate = RunState.RUNNING
+            self.events.emit("RESUME")
+        else:
+            self.runstate = RunState.PAUSED
+
+    def _exit_after_failed_incoming(self) -> None:
+        self.exit_status = 1
+
+    # -- run state --------------------------------------------------------------------
 
     def stop(self) -> None:
         """``stop`` (qmp_stop / do_vm_stop): STOP only if the guest was live."""

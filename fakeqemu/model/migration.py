@@ -1,16 +1,18 @@
-"""Migration state: settings that exist before any migration, and the source's status.
+"""Migration settings, their checks, and the transport seam.
 
-The full per-version state machine grows here; this module keeps what a
-fresh VM already answers about (capabilities and parameters) and what a
-failed ``migrate`` leaves behind.
+The state machines themselves are :mod:`fakeqemu.model.outgoing` (source) and
+:mod:`fakeqemu.model.incoming` (destination).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
 
-from fakeqemu.profiles import Profile
+if TYPE_CHECKING:
+    from fakeqemu.model.incoming import IncomingMigration
+    from fakeqemu.model.outgoing import OutgoingMigration
+    from fakeqemu.profiles import Profile
 
 
 @dataclass
@@ -31,39 +33,21 @@ class MigrationSettings:
         return self.capabilities.get(capability, False)
 
 
-@dataclass
-class SourceMigration:
-    """The outgoing side: ``none`` until the first ``migrate``."""
+class MigrationTransport(Protocol):
+    """How a migration reaches its peer; the trio layer implements it.
 
-    status: str = "none"
-    error_desc: str | None = None
-    history: list[str] = field(default_factory=list)
+    ``listen`` binds at once (``migrate-incoming`` answers with the real port
+    already in ``socket-address``); ``connect`` and everything after it run
+    in the background and report back through the migration objects.
+    """
 
-    def info(self) -> dict[str, Any]:
-        """The source's part of ``query-migrate`` for the states it can be in so far."""
-        if self.status == "none":
-            return {}
-        info: dict[str, Any] = {"status": self.status}
-        if self.error_desc is not None:
-            info["error-desc"] = self.error_desc
-        return info
+    def listen(self, uri: str, incoming: IncomingMigration) -> list[dict[str, Any]]: ...
 
-    @property
-    def is_running(self) -> bool:
-        """migration_is_running(): the states in which a second migrate is refused."""
-        return self.status in {
-            "setup",
-            "active",
-            "device",
-            "pre-switchover",
-            "postcopy-active",
-            "postcopy-paused",
-            "postcopy-recover",
-            "postcopy-recover-setup",
-            "wait-unplug",
-            "cancelling",
-            "colo",
-        }
+    def connect(self, uri: str, outgoing: OutgoingMigration) -> None: ...
+
+    def wake(self) -> None:
+        """A command changed a migration's plans: look at its deadline again."""
+        ...
 
 
 #: migrate_params_check(): (member, C name, low, high, what QEMU says it expects).

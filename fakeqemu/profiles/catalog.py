@@ -27,6 +27,11 @@ QEMU_7_2 = Profile(
         "migrate-pause is currently only supported during postcopy-active state"
     ),
     multifd_excludes_xbzrle=False,
+    device_state_always=False,
+    downtime_in_postcopy=False,
+    destination_reports_setup=False,
+    error_desc_in_any_state=False,
+    transferred_counts_stream=False,
 )
 
 QEMU_10_0 = QEMU_7_2.extend(
@@ -34,6 +39,11 @@ QEMU_10_0 = QEMU_7_2.extend(
     hmp_globals=(*_LEGACY_GLOBALS, "send-switchover-start: on", "clear-bitmap-shift: 18"),
     migrate_checks_uri_after_setup=False,
     multifd_excludes_xbzrle=True,
+    device_state_always=True,
+    downtime_in_postcopy=True,
+    destination_reports_setup=True,
+    error_desc_in_any_state=True,
+    transferred_counts_stream=True,
     migrate_unknown_protocol="unknown migration protocol: {uri}",
     migrate_pause_not_postcopy=(
         "migrate-pause is currently only supported during postcopy-active or postcopy-recover state"
@@ -48,6 +58,12 @@ QEMU_11_1 = QEMU_10_0.extend(
     json_skip_rest_after_limit_error=True,
     hmp_layout=HmpLayout.REORGANISED,
     hmp_globals=(),
+    # Recorded 11.1: no MIGRATION_PASS 1, final dirty-sync-count 2, `failing` on errors,
+    # and expected-downtime 35 ms at pre-switchover with 1.2 MB left at 34 MB/s.
+    pass_event_in_setup=False,
+    final_sync_after_stop=False,
+    failing_status=True,
+    expected_downtime_at_switchover=True,
 )
 
 PROFILES: dict[str, Profile] = {p.name: p for p in (QEMU_7_2, QEMU_10_0, QEMU_11_1)}

@@ -84,6 +84,29 @@ class Profile:
     )
     #: ``migrate-set-capabilities`` refuses multifd together with xbzrle (10.0 on).
     multifd_excludes_xbzrle: bool = True
+    # -- live migration (migration/migration.c, migration/ram.c of each release) -----
+    #: MIGRATION_PASS is sent for the bitmap sync made during setup (not in 11.1).
+    pass_event_in_setup: bool = True
+    #: A last bitmap sync (and MIGRATION_PASS) follows the STOP at switchover (not in 11.1).
+    final_sync_after_stop: bool = True
+    #: ``device`` is always passed through at switchover (10.0 on); before, only
+    #: with ``pause-before-switchover``.
+    device_state_always: bool = True
+    #: Failures pass through ``failing`` before ``failed`` (11.1).
+    failing_status: bool = False
+    #: ``downtime`` replaces ``expected-downtime`` in postcopy states (8.0 on).
+    downtime_in_postcopy: bool = True
+    #: The destination reports ``setup`` at migrate-incoming (8.2 on); before, it stays
+    #: ``none`` but sends a ``setup`` event regardless of the ``events`` capability.
+    destination_reports_setup: bool = True
+    #: ``error-desc`` is shown in any source state once an error was recorded (8.2 on);
+    #: before, only in ``failed``.
+    error_desc_in_any_state: bool = True
+    #: ``expected-downtime`` is recomputed from what remains at switchover (11.1).
+    expected_downtime_at_switchover: bool = False
+    #: ``ram.transferred`` counts the whole stream, device state included (8.x on);
+    #: 7.2 counts RAM pages only.
+    transferred_counts_stream: bool = True
     #: Extra facts, kept open for later issues without widening this class.
     extras: dict[str, Any] = field(default_factory=dict)
 

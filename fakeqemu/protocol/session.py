@@ -65,6 +65,9 @@ class QmpSession:
         self.oob_enabled = False
         #: Set when the client should be disconnected after what is queued is sent.
         self.closing = False
+        #: Called with (command or event name or None, message) for every message
+        #: queued after the greeting: contract checks and journals hang here.
+        self.message_observers: list[Callable[[str | None, dict[str, QValue]], None]] = []
 
     # -- input ----------------------------------------------------------------------
 
@@ -73,7 +76,7 @@ class QmpSession:
         for item in self._stream.feed(data):
             if isinstance(item, JsonError):
                 # Parse errors never carry an id: nothing was parsed to take it from.
-                self._queue({"error": {"class": "GenericError", "desc": item.desc}})
+                self._queue({"error": {"class": "GenericError", "desc": item.desc}}, None)
             else:
                 self._handle(item.value)
             if self.closing:
@@ -82,7 +85,8 @@ class QmpSession:
     def _handle(self, message: QValue) -> None:
         reply = self._dispatch(message)
         if reply is not None:
-            self._queue(reply)
+            command = message.get("execute") if isinstance(message, dict) else None
+            self._queue(reply, command if isinstance(command, str) else None)
 
     def _dispatch(self, message: QValue) -> dict[str, QValue] | None:
         if not isinstance(message, dict):
@@ -151,13 +155,16 @@ class QmpSession:
     def send_event(self, message: dict[str, QValue]) -> None:
         """Queue an event; clients still negotiating do not get events (not queued)."""
         if self.negotiated and not self.closing:
-            self._queue(message)
+            name = message.get("event")
+            self._queue(message, name if isinstance(name, str) else None)
 
     def on_event(self, event: _EventLike) -> None:
         """Event-bus listener: one bound method per session, so it can unsubscribe."""
         self.send_event(event.to_message())
 
-    def _queue(self, message: dict[str, QValue]) -> None:
+    def _queue(self, message: dict[str, QValue], name: str | None) -> None:
+        for observe in self.message_observers:
+            observe(name, message)
         self._out += encode_message(message)
         if len(self._out) > OUTPUT_HARD_LIMIT:
             self.closing = True

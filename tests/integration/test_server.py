@@ -2,40 +2,15 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import trio
 
 from fakeqemu.fake import FakeQemu, FakeQemuConfig
 from fakeqemu.server import Endpoint, serve
+from tests.qmp_client import Client
 
 CAPS = b'{"execute":"qmp_capabilities"}'
-
-
-class Client:
-    """A line-oriented raw QMP client over a trio stream."""
-
-    def __init__(self, stream: trio.abc.Stream) -> None:
-        self.stream = stream
-        self.buffer = b""
-
-    @classmethod
-    async def unix(cls, path: str) -> Client:
-        return cls(await trio.open_unix_socket(path))
-
-    async def line(self) -> dict[str, object]:
-        while b"\r\n" not in self.buffer:
-            data = await self.stream.receive_some(65536)
-            assert data, "connection closed"
-            self.buffer += data
-        line, _, self.buffer = self.buffer.partition(b"\r\n")
-        message: dict[str, object] = json.loads(line)
-        return message
-
-    async def execute(self, raw: bytes) -> dict[str, object]:
-        await self.stream.send_all(raw)
-        return await self.line()
 
 
 async def test_second_client_waits_without_greeting(tmp_path: Path) -> None:

@@ -1,0 +1,112 @@
+"""The destination side: listening, loading, and what it remembers afterwards.
+
+QEMU's destination reports little (qemu-facts §2.5): ``status`` and, while
+listening, ``socket-address``.  It counts received pages all the same; the
+seed patch is what makes them visible (see :mod:`fakeqemu.model.stats`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from fakeqemu.profiles import Profile
+
+#: Destination states that query-migrate reports (fill_destination_migration_info).
+REPORTED = frozenset(
+    {
+        "setup",
+        "cancelling",
+        "cancelled",
+        "active",
+        "postcopy-active",
+        "postcopy-paused",
+        "postcopy-recover",
+        "failed",
+        "colo",
+        "completed",
+    }
+)
+
+
+@dataclass
+class DestinationHooks:
+    set_status: Callable[[str], None]
+    #: The 7.2 destination announces ``setup`` without changing state or checking ``events``.
+    unconditional_setup_event: Callable[[], None]
+    #: Load finished: start the guest if it should run (RESUME), else leave it paused.
+    start_guest: Callable[[], None]
+    #: A failed load ends the process (exit-on-error).
+    exit_process: Callable[[], None]
+
+
+@dataclass
+class IncomingMigration:
+    profile: Profile
+    hooks: DestinationHooks
+    status: str = "none"
+    socket_address: list[dict[str, Any]] = field(default_factory=list)
+    error_desc: str | None = None
+    exit_on_error: bool = True
+    page_size: int = 4096
+    ram_total: int = 0
+    normal: int = 0
+    zero: int = 0
+    xbzrle: int = 0
+    _load_started: float | None = None
+    total_time_ms: int = 0
+
+    def listening(self, addresses: list[dict[str, Any]]) -> None:
+        """``migrate-incoming`` (or ``-incoming URI``) opened its listener."""
+        self.socket_address = addresses
+        if self.profile.destination_reports_setup:
+            self.hooks.set_status("setup")
+        else:
+            self.hooks.unconditional_setup_event()
+
+    def source_connected(self, now: float) -> None:
+        self._load_started = now
+        self.hooks.set_status("active")
+
+    def receive(self, message: dict[str, Any], now: float) -> None:
+        """One message of the fakes' migration stream."""
+        if "hello" in message:
+            self.ram_total = int(message["hello"]["total"])
+            self.page_size = int(message["hello"]["page-size"])
+        elif "pages" in message:
+            pages = message["pages"]
+            self.normal += int(pages["normal"])
+            self.zero += int(pages["zero"])
+            self.xbzrle += int(pages["xbzrle"])
+        elif "complete" in message:
+            self._complete(now)
+        elif "abort" in message:
+            self.stream_broken("load of migration failed: Input/output error")
+
+    def _complete(self, now: float) -> None:
+        if self._load_started is not None:
+            self.total_time_ms = round((now - self._load_started) * 1000)
+        # process_incoming_migration_bh(): the guest starts (RESUME) before `completed`,
+        # and the listener's addresses are gone by the time anyone asks.
+        self.socket_address = []
+        self.hooks.start_guest()
+        self.hooks.set_status("completed")
+
+    def stream_broken(self, error: str) -> None:
+        """The source went away mid-load."""
+        if self.status in ("completed", "failed"):
+            return
+        self.error_desc = error
+        self.socket_address = []
+        if self.exit_on_error:
+            # QEMU exits before its monitor flushes the `failed` event.
+            self.status = "failed"
+            self.hooks.exit_process()
+            return
+        self.hooks.set_status("failed")
+
+    @property
+    def reported(self) -> bool:
+        return self.status in REPORTED
