@@ -40,16 +40,21 @@ async def migrate(src_path: str, dst_path: str) -> tuple[dict[str, Any], dict[st
     port = listening["socket-address"][0]["port"]
     await src.execute("migrate", {"uri": f"tcp:127.0.0.1:{port}"})
     async with asyncio.timeout(30):
-        # Polling query-migrate is what migration tools do; the fake must serve it.
-        while (source := await src.execute("query-migrate"))["status"] != "completed":
-            await asyncio.sleep(0.05)  # noqa: ASYNC110
-        while (destination := await dst.execute("query-migrate"))["status"] != "completed":
-            await asyncio.sleep(0.05)  # noqa: ASYNC110
+        source = await poll_until_completed(src)
+        destination = await poll_until_completed(dst)
     for client in (src, dst):
         await client.disconnect()
-    assert isinstance(source, dict)
-    assert isinstance(destination, dict)
     return source, destination
+
+
+async def poll_until_completed(client: QMPClient) -> dict[str, Any]:
+    """Poll query-migrate, as migration tools do; the fake must serve it."""
+    while True:
+        info = await client.execute("query-migrate")
+        assert isinstance(info, dict)
+        if info["status"] == "completed":
+            return info
+        await asyncio.sleep(0.05)
 
 
 @pytest.mark.parametrize("shape", ["old", "new"])
