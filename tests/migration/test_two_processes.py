@@ -37,6 +37,7 @@ async def migrate(src_path: str, dst_path: str) -> tuple[dict[str, Any], dict[st
     await dst.execute("migrate-set-capabilities", events)
     await dst.execute("migrate-incoming", {"uri": "tcp:127.0.0.1:0"})
     listening = await dst.execute("query-migrate")
+    assert isinstance(listening, dict)
     port = listening["socket-address"][0]["port"]
     await src.execute("migrate", {"uri": f"tcp:127.0.0.1:{port}"})
     async with asyncio.timeout(30):
