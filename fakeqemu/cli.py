@@ -7,12 +7,14 @@ quickly: start-up time is one of the figures users compare with QEMU.
 from __future__ import annotations
 
 import argparse
+import json
+import socket
 import sys
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from fakeqemu.endpoints import Endpoint
     from fakeqemu.fake import FakeQemu
-    from fakeqemu.server import Endpoint
 
 
 def _parse_tcp(value: str) -> tuple[str, int]:
@@ -91,7 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _endpoints(args: argparse.Namespace) -> list[Endpoint]:
-    from fakeqemu.server import Endpoint
+    from fakeqemu.endpoints import Endpoint
 
     endpoints = [Endpoint("unix", path=path) for path in args.unix]
     endpoints += [Endpoint("tcp", host=host, port=port) for host, port in args.tcp]
@@ -110,36 +112,97 @@ def _log_commands(fake: FakeQemu) -> None:
     fake.executor.observers.append(log)
 
 
-def _serve(args: argparse.Namespace) -> int:
-    import signal
+def _bind_all(endpoints: list[Endpoint]) -> tuple[dict[int, socket.socket], list[str]]:
+    """Bind every listening monitor now, with the standard library (see fast_start)."""
+    from fakeqemu.fast_start import bind_tcp, bind_unix
 
-    import trio
-    import trio.testing
+    bound: dict[int, socket.socket] = {}
+    addresses = []
+    for index, endpoint in enumerate(endpoints):
+        if endpoint.kind == "unix":
+            assert endpoint.path is not None
+            bound[index] = bind_unix(endpoint.path)
+            addresses.append(endpoint.describe())
+        elif endpoint.kind == "tcp":
+            bound[index] = bind_tcp(endpoint.host, endpoint.port)
+            addresses.append(endpoint.describe(bound[index].getsockname()[1]))
+        else:
+            addresses.append(endpoint.describe())
+    return bound, addresses
 
-    from fakeqemu.errors import FakeQemuError
+
+def _load_fake(args: argparse.Namespace) -> FakeQemu:
+    """Everything heavy: trio, the commands, the profile's data."""
+    import trio  # noqa: F401 - imported here, in the loader thread, to be ready early
+
     from fakeqemu.fake import FakeQemu, FakeQemuConfig
-    from fakeqemu.server import Listening, serve
+
+    fake = FakeQemu(
+        FakeQemuConfig(
+            profile=args.profile,
+            shape=args.shape,
+            name=args.name,
+            start_paused=args.start_paused,
+            incoming=args.incoming,
+            memory=args.memory,
+        )
+    )
+    if args.verbose:
+        _log_commands(fake)
+    return fake
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from fakeqemu.fast_start import PROFILE_NAMES, greet_while_loading, greeting_bytes
 
     endpoints = _endpoints(args)
     if not endpoints:
         print("fakeqemu serve: give at least one of --unix, --tcp, --connect", file=sys.stderr)
         return 2
-    try:
-        fake = FakeQemu(
-            FakeQemuConfig(
-                profile=args.profile,
-                shape=args.shape,
-                name=args.name,
-                start_paused=args.start_paused,
-                incoming=args.incoming,
-                memory=args.memory,
-            )
+    if args.profile not in PROFILE_NAMES:
+        known = ", ".join(PROFILE_NAMES)
+        print(
+            f"fakeqemu serve: unknown profile {args.profile!r}; known profiles: {known}",
+            file=sys.stderr,
         )
-    except (FakeQemuError, ValueError) as error:
-        print(f"fakeqemu serve: {error}", file=sys.stderr)
         return 2
-    if args.verbose:
-        _log_commands(fake)
+    if args.speed <= 0:
+        print("fakeqemu serve: --speed must be positive", file=sys.stderr)
+        return 2
+    greeting = greeting_bytes(args.profile)
+    try:
+        bound, addresses = _bind_all(endpoints)
+    except OSError as error:
+        print(f"fakeqemu serve: {error}", file=sys.stderr)
+        return 1
+    version = greeting.split(b'"qemu": ', 1)[1]
+    triple = json.loads(version[: version.index(b"}") + 1])
+    print(
+        f"fakeqemu: QEMU {triple['major']}.{triple['minor']}.{triple['micro']} "
+        f"(profile {args.profile}, shape {args.shape}) on {', '.join(addresses)}",
+        flush=True,
+    )
+    indexes = sorted(bound)
+    fake, early = greet_while_loading(
+        [bound[i] for i in indexes], greeting, lambda: _load_fake(args)
+    )
+    greeted = {indexes[position]: conn for position, conn in early.items()}
+    return _run_server(fake, endpoints, bound, greeted, args.speed)
+
+
+def _run_server(
+    fake: FakeQemu,
+    endpoints: list[Endpoint],
+    bound: dict[int, socket.socket],
+    greeted: dict[int, socket.socket],
+    speed: float,
+) -> int:
+    import signal
+
+    import trio
+    import trio.testing
+
+    from fakeqemu.server import Listening, serve
 
     async def main() -> None:
         with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
@@ -147,7 +210,9 @@ def _serve(args: argparse.Namespace) -> int:
 
                 async def serve_then_stop(task_status: trio.TaskStatus[Listening]) -> None:
                     # After `quit`, serve() returns; stop watching for signals too.
-                    await serve(fake, endpoints, task_status=task_status)
+                    await serve(
+                        fake, endpoints, prebound=bound, greeted=greeted, task_status=task_status
+                    )
                     nursery.cancel_scope.cancel()
 
                 async def stop_on_signal() -> None:
@@ -156,20 +221,10 @@ def _serve(args: argparse.Namespace) -> int:
                         return
 
                 nursery.start_soon(stop_on_signal)
-                listening: Listening = await nursery.start(serve_then_stop)
-                version = fake.profile.version["qemu"]
-                print(
-                    f"fakeqemu: QEMU {version['major']}.{version['minor']}.{version['micro']} "
-                    f"(profile {fake.profile.name}, shape {args.shape}) "
-                    f"on {', '.join(listening.addresses)}",
-                    flush=True,
-                )
+                await nursery.start(serve_then_stop)
 
-    if args.speed <= 0:
-        print("fakeqemu serve: --speed must be positive", file=sys.stderr)
-        return 2
     # A scaled clock: every timer of the fake runs FACTOR times faster.
-    clock = trio.testing.MockClock(rate=args.speed) if args.speed != 1.0 else None
+    clock = trio.testing.MockClock(rate=speed) if speed != 1.0 else None
     try:
         trio.run(main, clock=clock)
     except OSError as error:

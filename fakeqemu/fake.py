@@ -69,13 +69,16 @@ class FakeQemu:
         capabilities: list[object] = ["oob"] if oob_offered else []
         return {"QMP": {"version": self.profile.version, "capabilities": capabilities}}
 
-    def open_session(self, on_output: Callable[[], None] | None = None) -> QmpSession:
-        """A new monitor connection: greeting queued, events subscribed."""
+    def open_session(
+        self, on_output: Callable[[], None] | None = None, *, greeting_sent: bool = False
+    ) -> QmpSession:
+        """A new monitor connection: greeting queued (unless sent already), events subscribed."""
         session = QmpSession(
             greeting=self.greeting(),
             executor=self.executor,
             dialect=self._dialect,
             on_output=on_output,
+            greeting_sent=greeting_sent,
         )
         self.vm.events.subscribe(session.on_event)
         return session

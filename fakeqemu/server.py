@@ -17,25 +17,14 @@ from dataclasses import dataclass
 
 import trio
 
+from fakeqemu.endpoints import Endpoint
 from fakeqemu.fake import FakeQemu
+from fakeqemu.fast_start import bind_tcp, bind_unix
 from fakeqemu.migration_link import TrioMigrationTransport
 
+__all__ = ["Endpoint", "Listening", "serve", "serve_connection"]
+
 READ_SIZE = 65536
-
-
-@dataclass(frozen=True)
-class Endpoint:
-    """Where a monitor lives: ``kind`` is ``unix``, ``tcp`` or ``connect``."""
-
-    kind: str
-    path: str | None = None
-    host: str = "127.0.0.1"
-    port: int = 0
-
-    def describe(self, bound_port: int | None = None) -> str:
-        if self.kind == "tcp":
-            return f"tcp:{self.host}:{self.port if bound_port is None else bound_port}"
-        return f"{self.kind}:{self.path}"
 
 
 @dataclass
@@ -47,24 +36,16 @@ class Listening:
     sockets: list[str | tuple[str, int]]
 
 
-async def _bind(endpoint: Endpoint) -> trio.socket.SocketType:
+def _bind(endpoint: Endpoint) -> socket.socket:
     if endpoint.kind == "unix":
         assert endpoint.path is not None
-        sock = trio.socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(endpoint.path)
-        await sock.bind(endpoint.path)
-    else:
-        family = socket.AF_INET6 if ":" in endpoint.host else socket.AF_INET
-        sock = trio.socket.socket(family, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        await sock.bind((endpoint.host, endpoint.port))
-    # QEMU listens with a backlog of 1 and stops accepting while a client is connected.
-    sock.listen(1)
-    return sock
+        return bind_unix(endpoint.path)
+    return bind_tcp(endpoint.host, endpoint.port)
 
 
-async def serve_connection(fake: FakeQemu, stream: trio.abc.Stream) -> None:
+async def serve_connection(
+    fake: FakeQemu, stream: trio.abc.Stream, *, greeting_sent: bool = False
+) -> None:
     """Run one monitor session until the client leaves or ``quit`` is served.
 
     A client that vanishes mid-write or mid-read only ends its own session:
@@ -77,7 +58,7 @@ async def serve_connection(fake: FakeQemu, stream: trio.abc.Stream) -> None:
     def ring() -> None:
         output_ready.set()
 
-    session = fake.open_session(on_output=ring)
+    session = fake.open_session(on_output=ring, greeting_sent=greeting_sent)
     ring()
 
     async def writer(done: trio.CancelScope) -> None:
@@ -121,14 +102,16 @@ async def _serve_listener(
     sock: trio.socket.SocketType,
     on_connection: Callable[[], None],
     quit_served: trio.Event,
+    greeted: socket.socket | None,
 ) -> None:
-    while True:
+    if greeted is not None:
+        stream = trio.SocketStream(trio.socket.from_stdlib_socket(greeted))
+        await serve_connection(fake, stream, greeting_sent=True)
+    while not fake.quit_requested:
         conn, _ = await sock.accept()
         on_connection()
         await serve_connection(fake, trio.SocketStream(conn))
-        if fake.quit_requested:
-            quit_served.set()
-            return
+    quit_served.set()
 
 
 async def _serve_connect(fake: FakeQemu, endpoint: Endpoint, quit_served: trio.Event) -> None:
@@ -144,23 +127,34 @@ async def serve(
     endpoints: list[Endpoint],
     *,
     on_connection: Callable[[], None] = lambda: None,
+    prebound: dict[int, socket.socket] | None = None,
+    greeted: dict[int, socket.socket] | None = None,
     task_status: trio.TaskStatus[Listening] = trio.TASK_STATUS_IGNORED,
 ) -> None:
-    """Serve every monitor until ``quit`` or cancellation; unix socket files are removed."""
-    bound: list[tuple[Endpoint, trio.socket.SocketType]] = []
+    """Serve every monitor until ``quit`` or cancellation; unix socket files are removed.
+
+    ``prebound`` holds listening sockets already bound for some endpoints (by
+    index), and ``greeted`` connections already accepted and greeted on them
+    (see :mod:`fakeqemu.fast_start`).
+    """
+    prebound = prebound or {}
+    greeted = greeted or {}
+    bound: list[tuple[Endpoint, trio.socket.SocketType, socket.socket | None]] = []
     try:
-        for endpoint in endpoints:
+        for index, endpoint in enumerate(endpoints):
             if endpoint.kind != "connect":
-                bound.append((endpoint, await _bind(endpoint)))  # noqa: PERF401 - await
+                plain = prebound.get(index) or _bind(endpoint)
+                listener = trio.socket.from_stdlib_socket(plain)
+                bound.append((endpoint, listener, greeted.get(index)))
         addresses: list[str] = []
         sockets: list[str | tuple[str, int]] = []
-        for endpoint, sock in bound:
+        for endpoint, listener, _ in bound:
             if endpoint.kind == "unix":
                 assert endpoint.path is not None
                 addresses.append(endpoint.describe())
                 sockets.append(endpoint.path)
             else:
-                host, port = sock.getsockname()[:2]
+                host, port = listener.getsockname()[:2]
                 addresses.append(endpoint.describe(port))
                 sockets.append((host, port))
         # `quit` ends the whole process in QEMU, not just the monitor that sent it;
@@ -173,8 +167,10 @@ async def serve(
             if vm.incoming not in (None, "defer"):
                 # -incoming URI: QEMU listens before the monitors are up.
                 vm.begin_incoming(vm.incoming)
-            for _, sock in bound:
-                nursery.start_soon(_serve_listener, fake, sock, on_connection, quit_served)
+            for _, listener, early in bound:
+                nursery.start_soon(
+                    _serve_listener, fake, listener, on_connection, quit_served, early
+                )
             for endpoint in endpoints:
                 if endpoint.kind == "connect":
                     nursery.start_soon(_serve_connect, fake, endpoint, quit_served)
@@ -183,8 +179,8 @@ async def serve(
             await quit_served.wait()
             nursery.cancel_scope.cancel()
     finally:
-        for endpoint, sock in bound:
-            sock.close()
+        for endpoint, listener, _ in bound:
+            listener.close()
             if endpoint.kind == "unix" and endpoint.path is not None:
                 _unlink_quietly(endpoint.path)
 

@@ -55,10 +55,12 @@ class QmpSession:
         dialect: JsonDialect,
         oob_offered: bool = True,
         on_output: Callable[[], None] | None = None,
+        greeting_sent: bool = False,
     ) -> None:
         self._executor = executor
         self._stream = JsonStream(dialect)
-        self._out = bytearray(encode_message(greeting))
+        # The greeting may already be on the wire (fakeqemu.fast_start sent it).
+        self._out = bytearray() if greeting_sent else bytearray(encode_message(greeting))
         self._on_output = on_output
         self.oob_offered = oob_offered
         self.negotiated = False
