@@ -156,9 +156,12 @@ def migrate_incoming(ctx: CommandContext, args: dict[str, Any]) -> QValue:
 
 @command("migrate_cancel")
 def migrate_cancel(ctx: CommandContext, args: dict[str, Any]) -> QValue:
-    outgoing = ctx.vm.outgoing
+    vm = ctx.vm
+    outgoing = vm.outgoing
     if outgoing is not None:
-        outgoing.cancel(ctx.vm.clock())
+        if outgoing.in_postcopy and vm.profile.postcopy_cancel_refused:
+            raise QmpError("Postcopy migration in progress, cannot cancel.")
+        outgoing.cancel(vm.clock())
         _wake(ctx)
     return {}
 
@@ -180,11 +183,18 @@ def migrate_start_postcopy(ctx: CommandContext, args: dict[str, Any]) -> QValue:
     vm = ctx.vm
     if not vm.migration_settings.enabled("postcopy-ram"):
         raise QmpError("Enable postcopy with migrate_set_capability before the start of migration")
-    raise QmpError("Postcopy must be started after migration has been started")
+    if vm.outgoing is None:
+        raise QmpError("Postcopy must be started after migration has been started")
+    vm.outgoing.start_postcopy()
+    _wake(ctx)
+    return {}
 
 
 @command("migrate-pause")
 def migrate_pause(ctx: CommandContext, args: dict[str, Any]) -> QValue:
+    outgoing = ctx.vm.outgoing
+    if outgoing is not None and outgoing.status == "postcopy-active":
+        raise QmpError("fakeqemu does not model postcopy recovery (migrate-pause)")
     raise QmpError(ctx.vm.profile.migrate_pause_not_postcopy)
 
 

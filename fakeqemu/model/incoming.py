@@ -80,6 +80,10 @@ class IncomingMigration:
             self.normal += int(pages["normal"])
             self.zero += int(pages["zero"])
             self.xbzrle += int(pages["xbzrle"])
+        elif "postcopy" in message:
+            # postcopy_ram_listen_thread / RUN: the guest runs here from now on.
+            self.hooks.set_status("postcopy-active")
+            self.hooks.start_guest()
         elif "complete" in message:
             self._complete(now)
         elif "abort" in message:
@@ -91,7 +95,8 @@ class IncomingMigration:
         # process_incoming_migration_bh(): the guest starts (RESUME) before `completed`,
         # and the listener's addresses are gone by the time anyone asks.
         self.socket_address = []
-        self.hooks.start_guest()
+        if self.status != "postcopy-active":
+            self.hooks.start_guest()
         self.hooks.set_status("completed")
 
     def stream_broken(self, error: str) -> None:

@@ -33,8 +33,20 @@ CANCEL_SECONDS = 0.001
 COMPLETION_SECONDS = 0.002
 
 RUNNING_STATES = frozenset(
-    {"setup", "active", "device", "pre-switchover", "postcopy-active", "cancelling", "wait-unplug"}
+    {
+        "setup",
+        "active",
+        "device",
+        "pre-switchover",
+        "postcopy-device",
+        "postcopy-active",
+        "cancelling",
+        "wait-unplug",
+    }
 )
+POSTCOPY_STATES = frozenset({"postcopy-device", "postcopy-active"})
+#: What ``max-postcopy-bandwidth`` 0 ("no limit") means here, in bytes per second.
+UNLIMITED_BANDWIDTH = 10 << 30
 
 
 @dataclass
@@ -80,6 +92,8 @@ class OutgoingMigration:
     _downtime_start: float = 0.0
     _sent_normal: int = 0
     _sent_zero: int = 0
+    _postcopy_requested: bool = False
+    postcopy_bytes: int = 0
 
     # -- driven by the transport ------------------------------------------------------
 
@@ -108,6 +122,8 @@ class OutgoingMigration:
                 self._iterate(due)
             elif self._phase == "completing":
                 self._complete(due)
+            elif self._phase == "postcopy":
+                self._postcopy_window(due)
             elif self._phase == "cancelling":
                 self._phase = "done"
                 self.hooks.set_status("cancelled")
@@ -126,6 +142,14 @@ class OutgoingMigration:
         self.outbox.append({"abort": "cancelled"})
         self._phase = "cancelling"
         self._deadline = now + CANCEL_SECONDS
+
+    def start_postcopy(self) -> None:
+        """``migrate-start-postcopy``: switch at the next iteration, as QEMU's thread does."""
+        self._postcopy_requested = True
+
+    @property
+    def in_postcopy(self) -> bool:
+        return self.status in POSTCOPY_STATES
 
     def continue_switchover(self, now: float) -> None:
         """``migrate-continue`` in ``pre-switchover``."""
@@ -188,6 +212,9 @@ class OutgoingMigration:
         if counters.dirty_pages_rate and bytes_per_ms:
             remaining = counters.dirty_pages * self.ram.page_size
             self.expected_downtime_ms = int(remaining / bytes_per_ms)
+        if self._postcopy_requested:
+            self._postcopy_switch(now)
+            return
         threshold = bytes_per_ms * self.parameters["downtime-limit"]
         if self._remaining() <= threshold:
             self.ram.sync(now)
@@ -225,9 +252,45 @@ class OutgoingMigration:
         self._phase = "completing"
         self._deadline = now + COMPLETION_SECONDS
 
+    def _postcopy_switch(self, now: float) -> None:
+        """postcopy_start(): stop, last sync, and the destination runs from here on."""
+        if self.profile.postcopy_active_before_stop:
+            self.hooks.set_status("postcopy-active")
+            self._stopped_guest = self.hooks.stop_guest()
+            self._sync_with_event(now)
+        else:
+            self._stopped_guest = self.hooks.stop_guest()
+            self.hooks.set_status("device")
+            self._sync_with_event(now)
+            if self.profile.has_status("postcopy-device") and self.capabilities.get("return-path"):
+                self.hooks.set_status("postcopy-device")
+            self.hooks.set_status("postcopy-active")
+        self.downtime_ms = 1
+        self.outbox.append({"postcopy": True})
+        self._phase = "postcopy"
+        self._deadline = now + WINDOW
+
+    def _sync_with_event(self, now: float) -> None:
+        self.ram.sync(now)
+        self.hooks.pass_event(self.ram.counters().sync_count)
+
+    def _postcopy_window(self, now: float) -> None:
+        limit = self.parameters.get("max-postcopy-bandwidth") or UNLIMITED_BANDWIDTH
+        pages, sent = self.ram.send(int(limit * WINDOW))
+        self.postcopy_bytes += sent
+        self._flush_pages()
+        self.mbps = sent * 8 / (WINDOW * 1000) / 1000
+        self.pages_per_second = int(pages / WINDOW)
+        if self._remaining() == 0:
+            self.stream_bytes = DEVICE_STATE_BYTES
+            self._complete(now)
+            return
+        self._deadline = now + WINDOW
+
     def _complete(self, now: float) -> None:
         self.total_time_ms = round((now - self.start_time) * 1000)
-        self.downtime_ms = max(1, round((now - self._downtime_start) * 1000))
+        if self.downtime_ms is None:  # postcopy measured it at its switchover
+            self.downtime_ms = max(1, round((now - self._downtime_start) * 1000))
         transfer_ms = self.total_time_ms - self.setup_time_ms
         if transfer_ms > 0:
             # migration_completion_end(): throughput over the whole transfer.

@@ -45,6 +45,21 @@ def _members(profile: Profile, type_owner: str, member: str | None = None) -> fr
     return frozenset(schema.object_members(member_type))
 
 
+#: MigrationStats members the seed patch makes optional: the source-only counters.
+PATCH_OPTIONAL = frozenset(
+    {
+        "dirty-sync-count",
+        "precopy-bytes",
+        "downtime-bytes",
+        "postcopy-bytes",
+        "multifd-bytes",
+        "postcopy-requests",
+        "dirty-sync-missed-zero-copy",
+        "dirty-pages-rate",
+    }
+)
+
+
 def destination_ram(
     *, normal: int, zero: int, xbzrle: int, page_size: int, total: int, total_time_ms: int
 ) -> dict[str, Any]:
@@ -83,7 +98,7 @@ def destination_info(
     if incoming.status == "completed" and shape == "new":
         if incoming.total_time_ms > 0:
             info["total-time"] = incoming.total_time_ms
-        info["ram"] = destination_ram(
+        ram = destination_ram(
             normal=incoming.normal,
             zero=incoming.zero,
             xbzrle=incoming.xbzrle,
@@ -91,6 +106,11 @@ def destination_info(
             total=ram_total,
             total_time_ms=incoming.total_time_ms,
         )
+        # On a release whose MigrationStats has other mandatory members (7.2's
+        # `skipped`), the patch's g_malloc0'd struct prints them as 0.
+        for member in _members(profile, "MigrationInfo", "ram") - ram.keys() - PATCH_OPTIONAL:
+            ram[member] = 0
+        info["ram"] = ram
     if incoming.error_desc is not None and profile.error_desc_in_any_state:
         info["error-desc"] = incoming.error_desc
     return info
@@ -117,7 +137,7 @@ def source_ram(profile: Profile, outgoing: OutgoingMigration) -> dict[str, Any]:
         "pages-per-second": outgoing.pages_per_second,
         "precopy-bytes": outgoing.precopy_bytes,
         "downtime-bytes": outgoing.downtime_bytes,
-        "postcopy-bytes": 0,
+        "postcopy-bytes": outgoing.postcopy_bytes,
         "dirty-sync-missed-zero-copy": 0,
     }
     present = _members(profile, "MigrationInfo", "ram")

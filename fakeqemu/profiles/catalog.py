@@ -32,6 +32,8 @@ QEMU_7_2 = Profile(
     destination_reports_setup=False,
     error_desc_in_any_state=False,
     transferred_counts_stream=False,
+    postcopy_active_before_stop=True,
+    postcopy_cancel_refused=False,
 )
 
 QEMU_10_0 = QEMU_7_2.extend(
@@ -44,6 +46,8 @@ QEMU_10_0 = QEMU_7_2.extend(
     destination_reports_setup=True,
     error_desc_in_any_state=True,
     transferred_counts_stream=True,
+    postcopy_active_before_stop=False,
+    postcopy_cancel_refused=True,
     migrate_unknown_protocol="unknown migration protocol: {uri}",
     migrate_pause_not_postcopy=(
         "migrate-pause is currently only supported during postcopy-active or postcopy-recover state"

@@ -107,6 +107,11 @@ class Profile:
     #: ``ram.transferred`` counts the whole stream, device state included (8.x on);
     #: 7.2 counts RAM pages only.
     transferred_counts_stream: bool = True
+    #: At postcopy switchover the status flips before the guest stops (7.2); later
+    #: releases stop the guest and pass through ``device`` first.
+    postcopy_active_before_stop: bool = False
+    #: ``migrate_cancel`` is refused once postcopy runs (8.x on).
+    postcopy_cancel_refused: bool = True
     #: Extra facts, kept open for later issues without widening this class.
     extras: dict[str, Any] = field(default_factory=dict)
 
@@ -154,6 +159,17 @@ class Profile:
         """``query-commands`` order, as the release lists them."""
         order: list[str] = self.recorded["commands"]
         return order
+
+    @cached_property
+    def migration_statuses(self) -> frozenset[str]:
+        """MigrationStatus values of this release, from its introspection."""
+        schema = self.schema
+        info = schema.types[schema.commands["query-migrate"]["ret-type"]]
+        status_type = next(m["type"] for m in info["members"] if m["name"] == "status")
+        return frozenset(schema.types[status_type]["values"])
+
+    def has_status(self, status: str) -> bool:
+        return status in self.migration_statuses
 
     @property
     def migrate_capabilities(self) -> list[str]:

@@ -168,3 +168,44 @@ async def test_killing_the_destination_fails_the_source(
         assert info["error-desc"].startswith("Unable to write to socket: ")
         await p.source.drain_events()
         assert p.source.event_names()[-2:] == ["MIGRATION:failing", "MIGRATION:failed"]
+
+
+POSTCOPY_EVENTS = {
+    # qemu-facts §3: 7.2 flips to postcopy-active before it stops the guest.
+    "7.2": ["MIGRATION:setup", "MIGRATION_PASS:1", "MIGRATION:active", "MIGRATION:postcopy-active",
+            "STOP", "MIGRATION_PASS:2", "MIGRATION:completed"],
+    "10.0": ["MIGRATION:setup", "MIGRATION_PASS:1", "MIGRATION:active", "STOP",
+             "MIGRATION:device", "MIGRATION_PASS:2", "MIGRATION:postcopy-active",
+             "MIGRATION:completed"],
+    "11.1": ["MIGRATION:setup", "MIGRATION:active", "STOP", "MIGRATION:device",
+             "MIGRATION_PASS:2", "MIGRATION:postcopy-active", "MIGRATION:completed"],
+}
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+async def test_postcopy_switches_as_each_release_does(
+    tmp_path: Path, profile: str, autojump_clock: trio.testing.MockClock
+) -> None:
+    postcopy = {"capabilities": [{"capability": "postcopy-ram", "state": True}]}
+    async with pair(tmp_path, profile) as p:
+        await p.source.command("migrate-set-capabilities", postcopy)
+        await p.destination.command("migrate-set-capabilities", postcopy)
+        await start_migration(p, bandwidth=8 << 20)
+        await wait_for(p.source, "active")
+        await trio.sleep(0.5)
+        await p.source.command("migrate-start-postcopy")
+        during = await wait_for(p.source, "postcopy-active")
+        # 8.0 on: `downtime` replaces `expected-downtime` during postcopy.
+        assert ("downtime" in during) == (profile != "7.2")
+        if profile != "7.2":
+            with pytest.raises(AssertionError, match="cannot cancel"):
+                await p.source.command("migrate_cancel")
+        final = await wait_for(p.source, "completed")
+        assert final["ram"]["postcopy-bytes"] > 0
+        assert (await wait_for(p.destination, "completed")) == {"status": "completed"}
+        await p.source.drain_events()
+        await p.destination.drain_events()
+    assert p.source.event_names() == ["RESUME", *POSTCOPY_EVENTS[profile]]
+    assert p.destination.event_names() == [
+        "MIGRATION:setup", "MIGRATION:active", "MIGRATION:postcopy-active", "MIGRATION:completed"
+    ]
