@@ -144,6 +144,19 @@ def source_ram(profile: Profile, outgoing: OutgoingMigration) -> dict[str, Any]:
     return {key: value for key, value in ram.items() if key in present}
 
 
+def xbzrle_cache(outgoing: OutgoingMigration) -> dict[str, Any]:
+    """XBZRLECacheStats: the model sends no xbzrle pages (an idle guest never re-dirties)."""
+    return {
+        "cache-size": outgoing.parameters["xbzrle-cache-size"],
+        "bytes": 0,
+        "pages": 0,
+        "cache-miss": 0,
+        "cache-miss-rate": 0.0,
+        "encoding-rate": 0.0,
+        "overflow": 0,
+    }
+
+
 def source_info(profile: Profile, outgoing: OutgoingMigration, now: float) -> dict[str, Any]:
     status = outgoing.status
     info: dict[str, Any] = {"status": status}
@@ -156,6 +169,8 @@ def source_info(profile: Profile, outgoing: OutgoingMigration, now: float) -> di
         else:
             info["expected-downtime"] = outgoing.expected_downtime_ms or 0
         info["ram"] = source_ram(profile, outgoing)
+        if outgoing.capabilities.get("xbzrle"):
+            info["xbzrle-cache"] = xbzrle_cache(outgoing)
         if (
             status != "completed"
             and outgoing.pending_estimate is not None

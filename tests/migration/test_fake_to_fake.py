@@ -172,13 +172,34 @@ async def test_killing_the_destination_fails_the_source(
 
 POSTCOPY_EVENTS = {
     # qemu-facts §3: 7.2 flips to postcopy-active before it stops the guest.
-    "7.2": ["MIGRATION:setup", "MIGRATION_PASS:1", "MIGRATION:active", "MIGRATION:postcopy-active",
-            "STOP", "MIGRATION_PASS:2", "MIGRATION:completed"],
-    "10.0": ["MIGRATION:setup", "MIGRATION_PASS:1", "MIGRATION:active", "STOP",
-             "MIGRATION:device", "MIGRATION_PASS:2", "MIGRATION:postcopy-active",
-             "MIGRATION:completed"],
-    "11.1": ["MIGRATION:setup", "MIGRATION:active", "STOP", "MIGRATION:device",
-             "MIGRATION_PASS:2", "MIGRATION:postcopy-active", "MIGRATION:completed"],
+    "7.2": [
+        "MIGRATION:setup",
+        "MIGRATION_PASS:1",
+        "MIGRATION:active",
+        "MIGRATION:postcopy-active",
+        "STOP",
+        "MIGRATION_PASS:2",
+        "MIGRATION:completed",
+    ],
+    "10.0": [
+        "MIGRATION:setup",
+        "MIGRATION_PASS:1",
+        "MIGRATION:active",
+        "STOP",
+        "MIGRATION:device",
+        "MIGRATION_PASS:2",
+        "MIGRATION:postcopy-active",
+        "MIGRATION:completed",
+    ],
+    "11.1": [
+        "MIGRATION:setup",
+        "MIGRATION:active",
+        "STOP",
+        "MIGRATION:device",
+        "MIGRATION_PASS:2",
+        "MIGRATION:postcopy-active",
+        "MIGRATION:completed",
+    ],
 }
 
 
@@ -207,5 +228,57 @@ async def test_postcopy_switches_as_each_release_does(
         await p.destination.drain_events()
     assert p.source.event_names() == ["RESUME", *POSTCOPY_EVENTS[profile]]
     assert p.destination.event_names() == [
-        "MIGRATION:setup", "MIGRATION:active", "MIGRATION:postcopy-active", "MIGRATION:completed"
+        "MIGRATION:setup",
+        "MIGRATION:active",
+        "MIGRATION:postcopy-active",
+        "MIGRATION:completed",
     ]
+
+
+async def test_xbzrle_adds_its_cache_stats(
+    tmp_path: Path, autojump_clock: trio.testing.MockClock
+) -> None:
+    xbzrle = {"capabilities": [{"capability": "xbzrle", "state": True}]}
+    async with pair(tmp_path, "10.0") as p:
+        await p.source.command("migrate-set-capabilities", xbzrle)
+        await start_migration(p)
+        info = await wait_for(p.source, "active")
+        assert info["xbzrle-cache"]["cache-size"] == 67108864
+        assert set(info["xbzrle-cache"]) == {
+            "cache-size",
+            "bytes",
+            "pages",
+            "cache-miss",
+            "cache-miss-rate",
+            "encoding-rate",
+            "overflow",
+        }
+
+
+async def test_max_bandwidth_changes_a_running_migration(
+    tmp_path: Path, autojump_clock: trio.testing.MockClock
+) -> None:
+    async with pair(tmp_path, "11.1") as p:
+        await start_migration(p, bandwidth=4 << 20)
+        await wait_for(p.source, "active")
+        await trio.sleep(1)
+        slow = (await p.source.command("query-migrate"))["ram"]["mbps"]
+        await p.source.command("migrate-set-parameters", {"max-bandwidth": 64 << 20})
+        await trio.sleep(0.3)
+        fast = (await p.source.command("query-migrate"))["ram"]["mbps"]
+        assert fast > 10 * slow
+        assert (await wait_for(p.source, "completed"))["total-time"] < 10_000
+
+
+async def test_incoming_uri_on_the_command_line_listens_at_once(tmp_path: Path) -> None:
+    fake = FakeQemu(FakeQemuConfig(profile="10.0", incoming="tcp:127.0.0.1:0"))
+    path = str(tmp_path / "dst.sock")
+    async with trio.open_nursery() as nursery:
+        await nursery.start(serve, fake, [Endpoint("unix", path=path)])
+        client = await Client.unix(path, negotiate=True)
+        info = await client.command("query-migrate")
+        assert info["status"] == "setup"
+        assert int(info["socket-address"][0]["port"]) > 0
+        assert (await client.command("query-status"))["status"] == "inmigrate"
+        await client.aclose()
+        nursery.cancel_scope.cancel()
