@@ -13,7 +13,7 @@ from fakeqemu.model.events import EventBus
 from fakeqemu.model.incoming import DestinationHooks, IncomingMigration
 from fakeqemu.model.migration import MigrationSettings, MigrationTransport
 from fakeqemu.model.outgoing import OutgoingMigration, SourceHooks
-from fakeqemu.model.ram import LinearRamModel
+from fakeqemu.model.ram import LinearRamModel, RamModel
 from fakeqemu.model.stats import query_migrate
 from fakeqemu.profiles import Profile
 
@@ -65,6 +65,9 @@ class VirtualMachine:
     autostart: bool = True
     #: Supplied by the server: how migrations reach their peers.
     transport: MigrationTransport | None = None
+    #: Makes the RAM-counter model of each new outgoing migration from the guest's
+    #: memory size: the seam where backends plug in.
+    ram_factory: Callable[[int], RamModel] = LinearRamModel
     migration_settings: MigrationSettings = field(init=False)
     outgoing: OutgoingMigration | None = None
     incoming_migration: IncomingMigration | None = None
@@ -84,6 +87,7 @@ class VirtualMachine:
 
     @property
     def ram_total(self) -> int:
+        """``ram.total`` of this guest: its memory plus the machine's ROM blocks."""
         return LinearRamModel(self.memory).total
 
     # -- migration --------------------------------------------------------------------
@@ -117,7 +121,7 @@ class VirtualMachine:
         )
         self.outgoing = OutgoingMigration(
             profile=self.profile,
-            ram=LinearRamModel(self.memory),
+            ram=self.ram_factory(self.memory),
             hooks=hooks,
             capabilities=dict(self.migration_settings.capabilities),
             parameters=self.migration_settings.parameters,
