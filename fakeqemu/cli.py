@@ -89,6 +89,10 @@ def build_parser() -> argparse.ArgumentParser:
     capture.add_argument("out", help="file to write")
     capture.add_argument("--qemu", default="qemu-system-x86_64", help="QEMU binary")
     capture.add_argument("--cases", help="probes file whose cases to replay (for probes)")
+
+    from fakeqemu.contracts.cli import add_parser as add_contracts_parser
+
+    add_contracts_parser(sub)
     return parser
 
 
@@ -269,6 +273,10 @@ def main(argv: list[str] | None = None) -> int:
         return _serve(args)
     if args.command == "capture":
         return _capture(args)
+    if args.command == "contracts":
+        from fakeqemu.contracts.cli import run as run_contracts
+
+        return run_contracts(args)
     return _profiles()
 
 

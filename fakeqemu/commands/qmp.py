@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fakeqemu.commands.registry import CommandContext, CommandTable
+from fakeqemu.contracts.introspection import introspection_for
 from fakeqemu.protocol.encoder import QValue
 
 TABLE = CommandTable()
@@ -30,5 +31,6 @@ def query_commands(ctx: CommandContext, args: dict[str, Any]) -> QValue:
 
 @command("query-qmp-schema")
 def query_qmp_schema(ctx: CommandContext, args: dict[str, Any]) -> QValue:
-    schema: list[QValue] = list(ctx.vm.profile.introspection)
+    # The new shape marks the patch's MigrationStats members optional, as QEMU would.
+    schema: list[QValue] = list(introspection_for(ctx.vm.profile, ctx.vm.shape))
     return schema

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 from pathlib import Path
 
 import trio
@@ -70,10 +71,15 @@ def mutated_input(draw: st.DrawFn) -> bytes:
 fuzz_input = st.one_of(mutated_input(), st.binary(max_size=200))
 
 
+#: QEMU prints an overflowed double as C's printf does: a bare `inf` (observed on 7.2
+#: and 11.1 for `"id": 1e9999`), which is not JSON; read it back as Infinity.
+_BARE_INF = re.compile(rb"(?<=[:\[,] )(-?)inf(?=[,}\]])")
+
+
 def check_well_formed(output: bytes) -> None:
     assert output.endswith(b"\r\n") or not output
     for line in output.split(b"\r\n")[:-1]:
-        message = json.loads(line)
+        message = json.loads(_BARE_INF.sub(rb"\1Infinity", line))
         assert isinstance(message, dict)
         keys = set(message) - {"id"}
         assert keys in (

@@ -1,0 +1,118 @@
+"""Strict mode: every message a fake sends is held against its own contract.
+
+    monitor = attach_strict_contracts(fake)   # raises ContractError on a bad message
+
+watches the sessions ``fake`` opens from now on.  :func:`strict_everywhere`
+does the same for every :class:`~fakeqemu.fake.FakeQemu` in the process (the
+test suite turns it on in ``tests/conftest.py``) and, with ``collect``, keeps
+violations instead of raising them inside the server, so a test can fail
+with all of them at its end.
+
+Greetings, replies and events are checked against their envelopes;
+``query-migrate`` replies against the fake's profile, shape and role (a fake
+started with ``incoming`` is a destination, any other a source), and
+``MIGRATION``/``MIGRATION_PASS`` against their event schemas.
+"""
+
+from __future__ import annotations
+
+import threading
+import weakref
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from fakeqemu.contracts.errors import ContractError
+from fakeqemu.contracts.validator import problems
+from fakeqemu.fake import FakeQemu
+from fakeqemu.protocol.session import QmpSession
+
+
+def role_of(fake: FakeQemu) -> str:
+    return "destination" if fake.config.incoming is not None else "source"
+
+
+class ContractMonitor:
+    """Checks messages; raises at once, or collects when ``collect`` is set."""
+
+    def __init__(self, *, collect: bool = False) -> None:
+        self.collect = collect
+        #: Off for tests that send broken messages on purpose.
+        self.enabled = True
+        self.violations: list[ContractError] = []
+        self._lock = threading.Lock()  # threaded fakes report from their own thread
+        #: A fake's greeting never changes: check it once per fake, not per session.
+        self._greeted: weakref.WeakSet[FakeQemu] = weakref.WeakSet()
+
+    def check(self, fake: FakeQemu, name: str | None, message: dict[str, Any]) -> None:
+        if not self.enabled:
+            return
+        config = fake.config
+        found = problems(
+            message,
+            profile=config.profile,
+            shape=config.shape,
+            command=name,
+            role=role_of(fake) if name == "query-migrate" else None,
+        )
+        if not found:
+            return
+        what = name or "message"
+        error = ContractError(
+            [f"fakeqemu {config.profile}/{config.shape} sent a {what} that breaks its contract:"]
+            + [f"  {problem}" for problem in found]
+            + [f"  message: {message!r}"]
+        )
+        if not self.collect:
+            raise error
+        with self._lock:
+            self.violations.append(error)
+
+    def watch(self, fake: FakeQemu, session: QmpSession) -> None:
+        """Check ``session``'s messages from now on, and ``fake``'s greeting once."""
+        if self.enabled and fake not in self._greeted:
+            self.check(fake, None, fake.greeting(session.oob_offered))
+            self._greeted.add(fake)
+        session.message_observers.append(lambda name, message: self.check(fake, name, message))
+
+    def take(self) -> list[ContractError]:
+        """The violations collected so far; the list is emptied."""
+        with self._lock:
+            taken, self.violations = self.violations, []
+        return taken
+
+
+OpenSession = Callable[..., QmpSession]
+
+
+def attach_strict_contracts(
+    fake: FakeQemu, monitor: ContractMonitor | None = None
+) -> ContractMonitor:
+    """Watch every session ``fake`` opens from now on; returns the monitor."""
+    monitor = monitor or ContractMonitor()
+    opened: OpenSession = fake.open_session
+
+    def open_watched(*args: Any, **kwargs: Any) -> QmpSession:
+        session = opened(*args, **kwargs)
+        monitor.watch(fake, session)
+        return session
+
+    fake.open_session = open_watched  # type: ignore[method-assign]
+    return monitor
+
+
+@contextmanager
+def strict_everywhere(monitor: ContractMonitor) -> Iterator[ContractMonitor]:
+    """Watch every session any :class:`FakeQemu` opens while the block runs."""
+    original = FakeQemu.open_session
+
+    def open_watched(self: FakeQemu, *args: Any, **kwargs: Any) -> QmpSession:
+        session = original(self, *args, **kwargs)
+        monitor.watch(self, session)
+        return session
+
+    FakeQemu.open_session = open_watched  # type: ignore[method-assign]
+    try:
+        yield monitor
+    finally:
+        FakeQemu.open_session = original  # type: ignore[method-assign]

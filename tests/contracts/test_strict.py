@@ -1,0 +1,86 @@
+"""Strict mode: the fake's own messages are checked against its contract as it sends them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from fakeqemu.contracts import ContractError
+from fakeqemu.contracts.strict import ContractMonitor, attach_strict_contracts, role_of
+from fakeqemu.fake import FakeQemu, FakeQemuConfig
+from fakeqemu.protocol.session import QmpSession
+
+CAPS = b'{"execute":"qmp_capabilities"}'
+
+
+def negotiated(fake: FakeQemu) -> QmpSession:
+    session = fake.open_session()
+    session.receive_data(CAPS)
+    session.data_to_send()
+    return session
+
+
+def break_query_migrate(fake: FakeQemu, monkeypatch: pytest.MonkeyPatch, info: Any) -> None:
+    monkeypatch.setattr(fake.vm, "migration_info", lambda: info)
+
+
+def test_the_suite_watches_every_fake() -> None:
+    session = FakeQemu(FakeQemuConfig(profile="7.2")).open_session()
+    assert session.message_observers, "tests/conftest.py turns strict mode on"
+
+
+@pytest.mark.no_strict_contracts
+def test_a_broken_reply_raises_where_it_is_sent(monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = FakeQemu(FakeQemuConfig(profile="10.0"))
+    attach_strict_contracts(fake)
+    session = negotiated(fake)
+    break_query_migrate(fake, monkeypatch, {"status": "active"})
+    with pytest.raises(ContractError) as caught:
+        session.receive_data(b'{"execute":"query-migrate"}')
+    text = str(caught.value)
+    assert text.startswith("fakeqemu 10.0/old sent a query-migrate that breaks its contract:")
+    assert "$.return: 'setup-time' is a required property" in text
+    assert "A running source reports times" in text
+
+
+@pytest.mark.no_strict_contracts
+def test_a_destination_is_held_to_the_destination_contract(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    fake = FakeQemu(FakeQemuConfig(profile="11.1", incoming="defer"))
+    assert role_of(fake) == "destination"
+    monitor = attach_strict_contracts(fake, ContractMonitor(collect=True))
+    session = negotiated(fake)
+    session.receive_data(b'{"execute":"query-migrate"}')
+    assert monitor.take() == []
+    # What a source would send is wrong coming from a destination.
+    break_query_migrate(fake, monkeypatch, {"status": "setup", "error-desc": "x", "setup-time": 0})
+    session.receive_data(b'{"execute":"query-migrate"}')
+    (violation,) = monitor.take()
+    assert "$.return.setup-time: is not allowed here" in str(violation)
+    assert monitor.take() == []
+
+
+@pytest.mark.no_strict_contracts
+def test_events_are_checked_too() -> None:
+    fake = FakeQemu(FakeQemuConfig(profile="11.1"))
+    monitor = attach_strict_contracts(fake, ContractMonitor(collect=True))
+    negotiated(fake)
+    fake.vm.events.emit("MIGRATION", {"status": "no-such-status"})
+    fake.vm.events.emit("MIGRATION_PASS", {"pass": 3})
+    (violation,) = monitor.take()
+    assert "$.data.status: 'no-such-status' is not one of" in str(violation)
+
+
+@pytest.mark.no_strict_contracts
+def test_a_disabled_monitor_lets_deliberate_faults_through(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    fake = FakeQemu(FakeQemuConfig(profile="7.2"))
+    monitor = attach_strict_contracts(fake)
+    monitor.enabled = False
+    session = negotiated(fake)
+    break_query_migrate(fake, monkeypatch, {"status": "bogus"})
+    session.receive_data(b'{"execute":"query-migrate"}')
+    assert b'"bogus"' in session.data_to_send()
