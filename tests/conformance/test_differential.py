@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import random
 import socket
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 
@@ -21,68 +22,34 @@ from fakeqemu.endpoints import Endpoint
 from fakeqemu.fake import FakeQemuConfig
 from fakeqemu.testing import ThreadedFakeQemu
 from tests.conformance.test_real_qemu import _real_qemu
+from tests.mutations import mutate
 from tests.recordings import mask_timestamps, probe_cases
+
+T = TypeVar("T")
 
 pytestmark = pytest.mark.real_qemu
 
 CASES = 300
 #: A control character forces QEMU's JSON lexer back to a known state (qmp-spec.rst).
 SENTINEL = b'\x01{"execute":"query-version","id":"differential-sentinel"}'
-TOKENS = [
-    b"{",
-    b"}",
-    b"[",
-    b"]",
-    b":",
-    b",",
-    b'"',
-    b"'",
-    b"\\",
-    b"\n",
-    b"\xff",
-    b"\xfe",
-    b"execute",
-    b"exec-oob",
-    b"arguments",
-    b"id",
-    b"true",
-    b"nul",
-    b"-0.0",
-    b"1e999",
-    b"99999999999999999999999",
-    b"\\u0000",
-    b"\\ud800",
-    b"\\u00e9",
-    b"\x7f",
-    b"\xc3\xa9",
-    b"query-status",
-    b"migrate",
-    b"qmp_capabilities",
-    b"1.5",
-    b"-",
-    b"0x1",
-]
+
+
+class _RandomChoices:
+    def __init__(self, seed: str) -> None:
+        self._rng = random.Random(seed)
+
+    def integer(self, low: int, high: int) -> int:
+        return self._rng.randint(low, high)
+
+    def pick(self, options: Sequence[T]) -> T:
+        return self._rng.choice(options)
 
 
 def mutated_inputs(version: str, count: int) -> Iterator[bytes]:
-    rng = random.Random(f"differential-{version}")
+    choose = _RandomChoices(f"differential-{version}")
     seeds = [chunk for case in probe_cases(version) for chunk in case.chunks if len(chunk) < 400]
     for _ in range(count):
-        data = bytearray(rng.choice(seeds))
-        for _ in range(rng.randint(0, 5)):
-            position = rng.randint(0, len(data))
-            action = rng.choice(["insert", "delete", "token", "flip"])
-            if action == "insert":
-                data[position:position] = bytes(
-                    rng.getrandbits(8) for _ in range(rng.randint(1, 3))
-                )
-            elif action == "delete":
-                del data[position : position + rng.randint(1, 6)]
-            elif action == "flip" and position < len(data):
-                data[position] ^= 1 << rng.randint(0, 7)
-            else:
-                data[position:position] = rng.choice(TOKENS)
-        yield bytes(data)
+        yield mutate(choose.pick(seeds), choose, edits=5)
 
 
 def exchange(path: str, payload: bytes) -> bytes:

@@ -10,7 +10,9 @@ from __future__ import annotations
 import json
 import random
 import re
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TypeVar
 
 import trio
 from hypothesis import HealthCheck, given, settings
@@ -18,54 +20,28 @@ from hypothesis import strategies as st
 
 from fakeqemu.fake import FakeQemu, FakeQemuConfig
 from fakeqemu.server import Endpoint, serve
+from tests.mutations import mutate
 from tests.recordings import VERSIONS, probe_cases
 
+T = TypeVar("T")
+
 SEEDS = sorted({chunk for v in VERSIONS for case in probe_cases(v) for chunk in case.chunks})
-TOKENS = [
-    b"{",
-    b"}",
-    b"[",
-    b"]",
-    b":",
-    b",",
-    b'"',
-    b"'",
-    b"\\",
-    b"\n",
-    b"\x00",
-    b"\xff",
-    b"\xfe",
-    b"execute",
-    b"exec-oob",
-    b"arguments",
-    b"id",
-    b"true",
-    b"null",
-    b"-0.0",
-    b"1e999",
-    b"99999999999999999999999",
-    b"\\u0000",
-    b"\\ud800",
-    b"\x01",
-    b"query-status",
-]
+
+
+class _HypothesisChoices:
+    def __init__(self, draw: st.DrawFn) -> None:
+        self._draw = draw
+
+    def integer(self, low: int, high: int) -> int:
+        return self._draw(st.integers(low, high))
+
+    def pick(self, options: Sequence[T]) -> T:
+        return self._draw(st.sampled_from(options))
 
 
 @st.composite
 def mutated_input(draw: st.DrawFn) -> bytes:
-    data = bytearray(draw(st.sampled_from(SEEDS)))
-    for _ in range(draw(st.integers(0, 6))):
-        position = draw(st.integers(0, len(data)))
-        action = draw(st.sampled_from(["insert", "delete", "flip", "token"]))
-        if action == "insert":
-            data[position:position] = draw(st.binary(min_size=1, max_size=4))
-        elif action == "delete":
-            del data[position : position + draw(st.integers(1, 8))]
-        elif action == "flip" and position < len(data):
-            data[position] ^= 1 << draw(st.integers(0, 7))
-        else:
-            data[position:position] = draw(st.sampled_from(TOKENS))
-    return bytes(data)
+    return mutate(draw(st.sampled_from(SEEDS)), _HypothesisChoices(draw))
 
 
 fuzz_input = st.one_of(mutated_input(), st.binary(max_size=200))
