@@ -1,7 +1,7 @@
 """Connect to a running ``fakeqemu serve`` (or a real QEMU) and print its status.
 
-    fakeqemu serve --unix /tmp/fakeqemu.sock &
-    python examples/query_status.py /tmp/fakeqemu.sock
+fakeqemu serve --unix /tmp/fakeqemu.sock &
+python examples/query_status.py /tmp/fakeqemu.sock
 """
 
 from __future__ import annotations
