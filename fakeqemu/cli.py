@@ -81,6 +81,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="run the fake's clock FACTOR times faster than real time",
     )
     serve.add_argument("-v", "--verbose", action="store_true", help="log each command served")
+    from fakeqemu.cli_cassettes import add_backend_arguments
+
+    add_backend_arguments(serve)
 
     sub.add_parser("profiles", help="list the QEMU releases fakeqemu imitates")
 
@@ -90,9 +93,11 @@ def build_parser() -> argparse.ArgumentParser:
     capture.add_argument("--qemu", default="qemu-system-x86_64", help="QEMU binary")
     capture.add_argument("--cases", help="probes file whose cases to replay (for probes)")
 
+    from fakeqemu.cli_cassettes import add_parsers as add_cassette_parsers
     from fakeqemu.contracts.cli import add_parser as add_contracts_parser
 
     add_contracts_parser(sub)
+    add_cassette_parsers(sub)
     return parser
 
 
@@ -149,6 +154,9 @@ def _load_fake(args: argparse.Namespace) -> FakeQemu:
             start_paused=args.start_paused,
             incoming=args.incoming,
             memory=args.memory,
+            backend=args.backend,
+            backend_options=dict(args.backend_opt),
+            seed=args.seed,
         )
     )
     if args.verbose:
@@ -172,6 +180,11 @@ def _serve(args: argparse.Namespace) -> int:
         return 2
     if args.speed <= 0:
         print("fakeqemu serve: --speed must be positive", file=sys.stderr)
+        return 2
+    from fakeqemu.cli_cassettes import check_backend
+
+    if (problem := check_backend(args)) is not None:
+        print(f"fakeqemu serve: {problem}", file=sys.stderr)
         return 2
     greeting = greeting_bytes(args.profile)
     try:
@@ -273,6 +286,10 @@ def main(argv: list[str] | None = None) -> int:
         return _serve(args)
     if args.command == "capture":
         return _capture(args)
+    if args.command in ("record", "replay"):
+        from fakeqemu.cli_cassettes import run_record, run_replay
+
+        return run_record(args) if args.command == "record" else run_replay(args)
     if args.command == "contracts":
         from fakeqemu.contracts.cli import run as run_contracts
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 
+from fakeqemu.backends import BackendChoice, BackendFactory
 from fakeqemu.commands import Executor, all_commands
 from fakeqemu.model.events import EventBus, WallClock
 from fakeqemu.model.machine import VirtualMachine
@@ -30,6 +31,13 @@ class FakeQemuConfig:
     incoming: str | None = None
     #: ``-m``: guest RAM in bytes.
     memory: int = 128 << 20
+    #: Where migration numbers come from: ``model``, ``faker``, ``replay:PATH``, any name
+    #: in the ``fakeqemu.backends`` entry-point group, or ``module:Class``.
+    backend: str = "model"
+    #: ``--backend-opt KEY=VALUE``, for the backend.
+    backend_options: Mapping[str, str] = field(default_factory=dict)
+    #: ``--seed``: for backends that make numbers up (``faker``).
+    seed: int | None = None
 
     def __post_init__(self) -> None:
         if self.shape not in SHAPES:
@@ -46,9 +54,16 @@ class FakeQemu:
         *,
         wall_clock: WallClock = time.time,
         clock: Callable[[], float] = time.monotonic,
+        backend: BackendFactory | None = None,
     ) -> None:
+        """``backend``: a backend factory to use instead of ``config.backend``'s."""
         self.config = config
         self.profile: Profile = get_profile(config.profile)
+        options, seed = config.backend_options, config.seed
+        if backend is None:
+            choice = BackendChoice.from_spec(config.backend, options, seed)
+        else:
+            choice = BackendChoice(backend, dict(options), seed, spec=repr(backend))
         self.vm = VirtualMachine(
             profile=self.profile,
             events=EventBus(wall_clock),
@@ -58,8 +73,13 @@ class FakeQemu:
             memory=config.memory,
             shape=config.shape,
             clock=clock,
+            backend=choice,
         )
+        # A misspelt option or an unreadable recording fails now, not at `migrate`.
+        self.vm.check_backend()
         self.executor = Executor(self.vm, all_commands())
+        #: Called with every new monitor session (journals watch its replies here).
+        self.session_observers: list[Callable[[QmpSession], None]] = []
         self._dialect = JsonDialect(
             error_locations=self.profile.json_error_locations,
             skip_rest_after_limit_error=self.profile.json_skip_rest_after_limit_error,
@@ -81,6 +101,8 @@ class FakeQemu:
             greeting_sent=greeting_sent,
         )
         self.vm.events.subscribe(session.on_event)
+        for observe in self.session_observers:
+            observe(session)
         return session
 
     def close_session(self, session: QmpSession) -> None:

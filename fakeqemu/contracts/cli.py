@@ -10,7 +10,9 @@ import argparse
 import sys
 from typing import Any
 
-from fakeqemu.fast_start import PROFILE_NAMES as PROFILES
+from fakeqemu.fast_start import PROFILE_NAMES
+
+PROFILES = PROFILE_NAMES
 
 # Spelled out rather than imported: importing fakeqemu.contracts costs ~20 ms, and
 # `fakeqemu serve` builds this parser on its way to the greeting.  A test checks

@@ -11,6 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from fakeqemu.backends.interface import ReceiveBackend, ReceivedPages
+
 if TYPE_CHECKING:
     from fakeqemu.profiles import Profile
 
@@ -52,9 +54,8 @@ class IncomingMigration:
     exit_on_error: bool = True
     page_size: int = 4096
     ram_total: int = 0
-    normal: int = 0
-    zero: int = 0
-    xbzrle: int = 0
+    #: Counts the pages that arrive (the RAM-counter backend's destination side).
+    ram: ReceiveBackend = field(default_factory=ReceivedPages)
     _load_started: float | None = None
     total_time_ms: int = 0
 
@@ -77,9 +78,7 @@ class IncomingMigration:
             self.page_size = int(message["hello"]["page-size"])
         elif "pages" in message:
             pages = message["pages"]
-            self.normal += int(pages["normal"])
-            self.zero += int(pages["zero"])
-            self.xbzrle += int(pages["xbzrle"])
+            self.ram.receive(now, int(pages["normal"]), int(pages["zero"]), int(pages["xbzrle"]))
         elif "postcopy" in message:
             # postcopy_ram_listen_thread / RUN: the guest runs here from now on.
             self.hooks.set_status("postcopy-active")

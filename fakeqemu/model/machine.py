@@ -8,12 +8,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from fakeqemu.backends.interface import BackendInputs, Role
+from fakeqemu.backends.options import BackendError
+from fakeqemu.backends.registry import BackendChoice, default_backend
 from fakeqemu.errors import QmpError
 from fakeqemu.model.events import EventBus
 from fakeqemu.model.incoming import DestinationHooks, IncomingMigration
 from fakeqemu.model.migration import MigrationSettings, MigrationTransport
 from fakeqemu.model.outgoing import OutgoingMigration, SourceHooks
-from fakeqemu.model.ram import LinearRamModel, RamModel
+from fakeqemu.model.ram import PAGE_SIZE, ram_total
 from fakeqemu.model.stats import query_migrate
 from fakeqemu.profiles import Profile
 
@@ -65,9 +68,9 @@ class VirtualMachine:
     autostart: bool = True
     #: Supplied by the server: how migrations reach their peers.
     transport: MigrationTransport | None = None
-    #: Makes the RAM-counter model of each new outgoing migration from the guest's
-    #: memory size: the seam where backends plug in.
-    ram_factory: Callable[[int], RamModel] = LinearRamModel
+    #: The RAM-counter backend (with its options) that makes the numbers of each
+    #: migration, on either side: the seam where backends plug in.
+    backend: BackendChoice = field(default_factory=default_backend)
     migration_settings: MigrationSettings = field(init=False)
     outgoing: OutgoingMigration | None = None
     incoming_migration: IncomingMigration | None = None
@@ -88,7 +91,27 @@ class VirtualMachine:
     @property
     def ram_total(self) -> int:
         """``ram.total`` of this guest: its memory plus the machine's ROM blocks."""
-        return LinearRamModel(self.memory).total
+        return ram_total(self.memory)
+
+    def _backend_inputs(self, role: Role) -> BackendInputs:
+        capabilities = self.migration_settings.capabilities
+        return BackendInputs(
+            role=role,
+            guest_ram=self.memory,
+            ram_total=self.ram_total,
+            page_size=PAGE_SIZE,
+            capabilities=frozenset(name for name, on in capabilities.items() if on),
+            clock=self.clock,
+            options={},
+        )
+
+    def check_backend(self) -> None:
+        """Make the backend once for the side this machine starts as, so that a bad choice
+        fails before any migration."""
+        if self.incoming is None:
+            self.backend.source(self._backend_inputs("source"))
+        else:
+            self.backend.destination(self._backend_inputs("destination"))
 
     # -- migration --------------------------------------------------------------------
 
@@ -119,9 +142,13 @@ class VirtualMachine:
             stop_guest=self._stop_for_switchover,
             finish_guest=self._finish_switchover,
         )
+        try:
+            ram = self.backend.source(self._backend_inputs("source"))
+        except BackendError as error:
+            raise QmpError(f"fakeqemu: {error}") from None
         self.outgoing = OutgoingMigration(
             profile=self.profile,
-            ram=self.ram_factory(self.memory),
+            ram=ram,
             hooks=hooks,
             capabilities=dict(self.migration_settings.capabilities),
             parameters=self.migration_settings.parameters,
@@ -163,7 +190,11 @@ class VirtualMachine:
             start_guest=self._start_after_incoming,
             exit_process=self._exit_after_failed_incoming,
         )
-        incoming = IncomingMigration(profile=self.profile, hooks=hooks)
+        try:
+            received = self.backend.destination(self._backend_inputs("destination"))
+        except BackendError as error:
+            raise QmpError(f"fakeqemu: {error}") from None
+        incoming = IncomingMigration(profile=self.profile, hooks=hooks, ram=received)
         addresses = self.transport.listen(uri, incoming)
         self._incoming_started = True
         self.incoming_migration = incoming

@@ -2,7 +2,9 @@
 
 The trio layer calls :meth:`OutgoingMigration.advance` at :meth:`next_deadline`
 and forwards :attr:`outbox` to the destination; commands call the other
-methods.  Everything a release does differently comes from its profile.
+methods.  Everything a release does differently comes from its profile; the
+numbers come from the RAM-counter backend (:mod:`fakeqemu.backends`), which the
+phases below drive and which answers QEMU's switchover question.
 
 Timeline of a precopy migration (migration/migration.c, migration/ram.c):
 ``migrate`` → setup → (channel up, ``setup-time`` later) first bitmap sync,
@@ -17,7 +19,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from fakeqemu.model.ram import RamCounters, RamModel
+from fakeqemu.backends.interface import (
+    Limits,
+    RamBackend,
+    RamCounters,
+    ThrottleSettings,
+    as_counters,
+)
 
 if TYPE_CHECKING:
     from fakeqemu.profiles import Profile
@@ -26,8 +34,8 @@ if TYPE_CHECKING:
 WINDOW = 0.1
 #: qemu_savevm_state_setup() on an idle guest: the recordings show 0 to 7 ms.
 SETUP_SECONDS = 0.002
-#: Device state saved after the last RAM pages (recorded: about 110 KB for ``pc``).
-DEVICE_STATE_BYTES = 112254
+#: migration_update_counters() keeps the old expected-downtime below this many bytes a window.
+EXPECTED_DOWNTIME_MIN_BYTES = 10000
 #: From migrate_cancel to ``cancelled``, and from STOP to ``completed``.
 CANCEL_SECONDS = 0.001
 COMPLETION_SECONDS = 0.002
@@ -45,7 +53,7 @@ RUNNING_STATES = frozenset(
     }
 )
 POSTCOPY_STATES = frozenset({"postcopy-device", "postcopy-active"})
-#: What ``max-postcopy-bandwidth`` 0 ("no limit") means here, in bytes per second.
+#: What a bandwidth of 0 ("no limit") means here, in bytes per second.
 UNLIMITED_BANDWIDTH = 10 << 30
 
 
@@ -66,7 +74,7 @@ class SourceHooks:
 @dataclass
 class OutgoingMigration:
     profile: Profile
-    ram: RamModel
+    ram: RamBackend
     hooks: SourceHooks
     capabilities: dict[str, bool]
     parameters: dict[str, Any]
@@ -77,11 +85,6 @@ class OutgoingMigration:
     total_time_ms: int | None = None
     downtime_ms: int | None = None
     expected_downtime_ms: int | None = None
-    mbps: float = 0.0
-    pages_per_second: int = 0
-    precopy_bytes: int = 0
-    downtime_bytes: int = 0
-    stream_bytes: int = 0
     #: 11.1's top-level ``remaining``: the pending estimate of the previous window.
     pending_estimate: int | None = None
     #: Messages for the destination, drained by the transport.
@@ -90,10 +93,9 @@ class OutgoingMigration:
     _deadline: float | None = None
     _stopped_guest: bool = False
     _downtime_start: float = 0.0
-    _sent_normal: int = 0
-    _sent_zero: int = 0
+    #: Pages already announced to the destination: normal, zero, xbzrle.
+    _announced: tuple[int, int, int] = (0, 0, 0)
     _postcopy_requested: bool = False
-    postcopy_bytes: int = 0
 
     # -- driven by the transport ------------------------------------------------------
 
@@ -171,69 +173,91 @@ class OutgoingMigration:
 
     # -- the phases -----------------------------------------------------------------
 
-    def _bandwidth(self) -> float:
-        """Bytes per second the link is allowed (``max-bandwidth``)."""
-        return float(self.parameters["max-bandwidth"])
+    def limits(self) -> Limits:
+        """The parameters in force, as the backend needs them (0 bandwidth: no limit)."""
+        params = self.parameters
+        postcopy = self._phase == "postcopy"
+        bandwidth = params.get("max-postcopy-bandwidth") if postcopy else params["max-bandwidth"]
+        return Limits(
+            bandwidth=float(bandwidth or UNLIMITED_BANDWIDTH),
+            downtime_limit_ms=params["downtime-limit"],
+            switchover_bandwidth=float(params.get("avail-switchover-bandwidth", 0)),
+            postcopy=postcopy,
+            throttle=ThrottleSettings(
+                initial=params.get("cpu-throttle-initial", 20),
+                increment=params.get("cpu-throttle-increment", 10),
+                maximum=params.get("max-cpu-throttle", 99),
+                trigger_threshold=params.get("throttle-trigger-threshold", 50),
+                tailslow=params.get("cpu-throttle-tailslow", False),
+            ),
+            xbzrle_cache_size=params.get("xbzrle-cache-size", 64 << 20),
+            multifd_channels=params.get("multifd-channels", 2),
+        )
+
+    def _sync(self, now: float) -> None:
+        """A bitmap sync starts a pass: MIGRATION_PASS with its number."""
+        self.ram.sync(now)
+        self.hooks.pass_event(self.counters(now).sync_count)
 
     def _begin_iterating(self, now: float) -> None:
         self.setup_time_ms = round((now - self.start_time) * 1000)
         self.ram.sync(now)
-        self.pending_estimate = self._remaining()
+        self.pending_estimate = self.counters(now).remaining
         if self.profile.pass_event_in_setup:
-            self.hooks.pass_event(self.ram.counters().sync_count)
+            self.hooks.pass_event(self.counters(now).sync_count)
         self.hooks.set_status("active")
         self._phase = "iterating"
         self._deadline = now + WINDOW
 
-    def _send(self, budget: int, precopy: bool) -> tuple[int, int]:
-        pages, sent = self.ram.send(budget)
-        if precopy:
-            self.precopy_bytes += sent
-        else:
-            self.downtime_bytes += sent
-        self._flush_pages()
-        return pages, sent
-
-    def _flush_pages(self) -> None:
-        counters = self.ram.counters()
-        normal, zero = counters.normal - self._sent_normal, counters.zero - self._sent_zero
-        if normal or zero:
-            self.outbox.append({"pages": {"normal": normal, "zero": zero, "xbzrle": 0}})
-            self._sent_normal, self._sent_zero = counters.normal, counters.zero
+    def _announce_pages(self, now: float) -> None:
+        """Tell the destination about the pages sent since the last time."""
+        counters = self.counters(now)
+        sent = (counters.normal, counters.zero, counters.xbzrle)
+        normal, zero, xbzrle = (new - old for new, old in zip(sent, self._announced, strict=True))
+        if normal or zero or xbzrle:
+            self.outbox.append({"pages": {"normal": normal, "zero": zero, "xbzrle": xbzrle}})
+            self._announced = sent
 
     def _iterate(self, now: float) -> None:
-        self.pending_estimate = self.ram.counters().dirty_pages * self.ram.page_size
-        pages, sent = self._send(int(self._bandwidth() * WINDOW), precopy=True)
-        window_ms = WINDOW * 1000
-        self.mbps = sent * 8 / window_ms / 1000
-        self.pages_per_second = int(pages / WINDOW)
-        bytes_per_ms = sent / window_ms
-        counters = self.ram.counters()
-        if counters.dirty_pages_rate and bytes_per_ms:
-            remaining = counters.dirty_pages * self.ram.page_size
-            self.expected_downtime_ms = int(remaining / bytes_per_ms)
+        self.pending_estimate = self.counters(now).remaining
+        limits = self.limits()
+        self.ram.transfer(now, limits)
+        self._announce_pages(now)
+        self._update_expected_downtime(self.counters(now), limits)
         if self._postcopy_requested:
             self._postcopy_switch(now)
             return
-        threshold = bytes_per_ms * self.parameters["downtime-limit"]
-        if self._remaining() <= threshold:
-            self.ram.sync(now)
-            self.hooks.pass_event(self.ram.counters().sync_count)
-            if self._remaining() <= threshold:
-                self._switchover(now, bytes_per_ms)
+        # migration_iteration_run(): a sync when the estimate fits, then the exact test.
+        if self.ram.converged(now, limits):
+            self._sync(now)
+            if self.ram.converged(now, limits):
+                self._switchover(now)
                 return
         self._deadline = now + WINDOW
 
-    def _remaining(self) -> int:
-        return self.ram.counters().dirty_pages * self.ram.page_size
+    def _bytes_per_ms(self, counters: RamCounters, limits: Limits) -> float:
+        """The bandwidth QEMU expects at switchover: ``avail-switchover-bandwidth`` or
+        the last window's throughput."""
+        if limits.switchover_bandwidth:
+            return limits.switchover_bandwidth / 1000
+        return counters.mbps * 1e6 / 8 / 1000
 
-    def _switchover(self, now: float, bytes_per_ms: float) -> None:
+    def _update_expected_downtime(self, counters: RamCounters, limits: Limits) -> None:
+        """migration_update_counters(): only once the guest was seen dirtying pages."""
+        per_ms = self._bytes_per_ms(counters, limits)
+        window_bytes = counters.mbps * 1e6 / 8 * WINDOW
+        if counters.dirty_pages_rate and window_bytes > EXPECTED_DOWNTIME_MIN_BYTES and per_ms:
+            self.expected_downtime_ms = int(counters.remaining_at_sync / per_ms)
+
+    def _switchover(self, now: float) -> None:
         self._stopped_guest = self.hooks.stop_guest()
         self._downtime_start = now
-        if self.profile.expected_downtime_at_switchover and bytes_per_ms:
-            self.expected_downtime_ms = int(self._remaining() / bytes_per_ms)
+        counters = self.counters(now)
+        per_ms = self._bytes_per_ms(counters, self.limits())
+        if self.profile.expected_downtime_at_switchover and per_ms:
+            self.expected_downtime_ms = int(counters.remaining / per_ms)
         if self.capabilities.get("pause-before-switchover"):
-            self.pending_estimate = self._remaining()
+            self.pending_estimate = counters.remaining
             self.hooks.set_status("pre-switchover")
             self._phase = "paused"
             return
@@ -243,11 +267,9 @@ class OutgoingMigration:
         if self.profile.device_state_always or self.capabilities.get("pause-before-switchover"):
             self.hooks.set_status("device")
         if self.profile.final_sync_after_stop:
-            self.ram.sync(now)
-            self.hooks.pass_event(self.ram.counters().sync_count)
-        remaining = self._remaining()
-        self._send(remaining * 2 + DEVICE_STATE_BYTES, precopy=False)
-        self.stream_bytes = DEVICE_STATE_BYTES
+            self._sync(now)
+        self.ram.stop(now, postcopy=False)
+        self._announce_pages(now)
         # The completion stage is not rate limited: the recordings show 1 to 3 ms.
         self._phase = "completing"
         self._deadline = now + COMPLETION_SECONDS
@@ -257,32 +279,25 @@ class OutgoingMigration:
         if self.profile.postcopy_active_before_stop:
             self.hooks.set_status("postcopy-active")
             self._stopped_guest = self.hooks.stop_guest()
-            self._sync_with_event(now)
+            self._sync(now)
         else:
             self._stopped_guest = self.hooks.stop_guest()
             self.hooks.set_status("device")
-            self._sync_with_event(now)
+            self._sync(now)
             if self.profile.has_status("postcopy-device") and self.capabilities.get("return-path"):
                 self.hooks.set_status("postcopy-device")
             self.hooks.set_status("postcopy-active")
+        self.ram.stop(now, postcopy=True)
         self.downtime_ms = 1
         self.outbox.append({"postcopy": True})
         self._phase = "postcopy"
         self._deadline = now + WINDOW
 
-    def _sync_with_event(self, now: float) -> None:
-        self.ram.sync(now)
-        self.hooks.pass_event(self.ram.counters().sync_count)
-
     def _postcopy_window(self, now: float) -> None:
-        limit = self.parameters.get("max-postcopy-bandwidth") or UNLIMITED_BANDWIDTH
-        pages, sent = self.ram.send(int(limit * WINDOW))
-        self.postcopy_bytes += sent
-        self._flush_pages()
-        self.mbps = sent * 8 / (WINDOW * 1000) / 1000
-        self.pages_per_second = int(pages / WINDOW)
-        if self._remaining() == 0:
-            self.stream_bytes = DEVICE_STATE_BYTES
+        limits = self.limits()
+        self.ram.transfer(now, limits)
+        self._announce_pages(now)
+        if self.ram.converged(now, limits):
             self._complete(now)
             return
         self._deadline = now + WINDOW
@@ -291,11 +306,7 @@ class OutgoingMigration:
         self.total_time_ms = round((now - self.start_time) * 1000)
         if self.downtime_ms is None:  # postcopy measured it at its switchover
             self.downtime_ms = max(1, round((now - self._downtime_start) * 1000))
-        transfer_ms = self.total_time_ms - self.setup_time_ms
-        if transfer_ms > 0:
-            # migration_completion_end(): throughput over the whole transfer.
-            total_bytes = self.ram.counters().bytes_sent + DEVICE_STATE_BYTES
-            self.mbps = total_bytes * 8 / transfer_ms / 1000
+        self.ram.finish(now)
         self._phase = "done"
         self.outbox.append({"complete": True})
         self.hooks.set_status("completed")
@@ -308,12 +319,8 @@ class OutgoingMigration:
 
     # -- what query-migrate reads ---------------------------------------------------
 
-    def counters(self) -> RamCounters:
-        return self.ram.counters()
-
-    def transferred(self) -> int:
-        sent = self.ram.counters().bytes_sent
-        return sent + self.stream_bytes if self.profile.transferred_counts_stream else sent
+    def counters(self, now: float) -> RamCounters:
+        return as_counters(self.ram.counters(now))
 
     def total_time(self, now: float) -> int:
         if self.total_time_ms is not None:

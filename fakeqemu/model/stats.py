@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from fakeqemu.backends.interface import RamCounters, XbzrleCounters, as_counters
+
 if TYPE_CHECKING:
     from fakeqemu.model.incoming import IncomingMigration
     from fakeqemu.model.outgoing import OutgoingMigration
@@ -30,6 +32,8 @@ _POPULATED = frozenset(
         "completed",
     }
 )
+#: Source states in which auto-converge's throttle has been stopped.
+_THROTTLE_STOPPED = frozenset({"completed", "failed", "cancelled"})
 _POSTCOPY = frozenset(
     {"postcopy-active", "postcopy-paused", "postcopy-recover", "postcopy-recover-setup"}
 )
@@ -87,7 +91,7 @@ def destination_ram(
 
 
 def destination_info(
-    profile: Profile, shape: str, incoming: IncomingMigration, ram_total: int
+    profile: Profile, shape: str, incoming: IncomingMigration, ram_total: int, now: float
 ) -> dict[str, Any]:
     info: dict[str, Any] = {}
     if incoming.socket_address:
@@ -98,10 +102,11 @@ def destination_info(
     if incoming.status == "completed" and shape == "new":
         if incoming.total_time_ms > 0:
             info["total-time"] = incoming.total_time_ms
+        received = as_counters(incoming.ram.counters(now))
         ram = destination_ram(
-            normal=incoming.normal,
-            zero=incoming.zero,
-            xbzrle=incoming.xbzrle,
+            normal=received.normal,
+            zero=received.zero,
+            xbzrle=received.xbzrle,
             page_size=incoming.page_size,
             total=ram_total,
             total_time_ms=incoming.total_time_ms,
@@ -116,44 +121,47 @@ def destination_info(
     return info
 
 
-def source_ram(profile: Profile, outgoing: OutgoingMigration) -> dict[str, Any]:
-    counters = outgoing.counters()
+def source_ram(profile: Profile, outgoing: OutgoingMigration, now: float) -> dict[str, Any]:
+    counters = outgoing.counters(now)
     page_size = outgoing.ram.page_size
     completed = outgoing.status == "completed"
+    # 8.0 on count the whole stream (device state too) as `transferred`; 7.2 RAM pages only.
+    transferred = counters.all_bytes if profile.transferred_counts_stream else counters.ram_bytes
     ram: dict[str, Any] = {
-        "transferred": outgoing.transferred(),
-        "remaining": 0 if completed else counters.dirty_pages * page_size,
+        "transferred": transferred,
+        "remaining": 0 if completed else counters.remaining,
         "total": outgoing.ram.total,
         "duplicate": counters.zero,
         "skipped": 0,
         "normal": counters.normal,
         "normal-bytes": counters.normal * page_size,
         "dirty-pages-rate": 0 if completed else counters.dirty_pages_rate,
-        "mbps": float(outgoing.mbps),
+        "mbps": float(counters.mbps),
         "dirty-sync-count": counters.sync_count,
-        "postcopy-requests": 0,
+        "postcopy-requests": counters.postcopy_requests,
         "page-size": page_size,
-        "multifd-bytes": 0,
-        "pages-per-second": outgoing.pages_per_second,
-        "precopy-bytes": outgoing.precopy_bytes,
-        "downtime-bytes": outgoing.downtime_bytes,
-        "postcopy-bytes": outgoing.postcopy_bytes,
+        "multifd-bytes": counters.multifd_bytes,
+        "pages-per-second": counters.pages_per_second,
+        "precopy-bytes": counters.precopy_bytes,
+        "downtime-bytes": counters.downtime_bytes,
+        "postcopy-bytes": counters.postcopy_bytes,
         "dirty-sync-missed-zero-copy": 0,
     }
     present = _members(profile, "MigrationInfo", "ram")
     return {key: value for key, value in ram.items() if key in present}
 
 
-def xbzrle_cache(outgoing: OutgoingMigration) -> dict[str, Any]:
-    """XBZRLECacheStats: the model sends no xbzrle pages (an idle guest never re-dirties)."""
+def xbzrle_cache(outgoing: OutgoingMigration, counters: RamCounters) -> dict[str, Any]:
+    """XBZRLECacheStats: the cache size in force, and the backend's counters."""
+    stats = counters.xbzrle_cache or XbzrleCounters()
     return {
         "cache-size": outgoing.parameters["xbzrle-cache-size"],
-        "bytes": 0,
-        "pages": 0,
-        "cache-miss": 0,
-        "cache-miss-rate": 0.0,
-        "encoding-rate": 0.0,
-        "overflow": 0,
+        "bytes": stats.bytes,
+        "pages": stats.pages,
+        "cache-miss": stats.cache_miss,
+        "cache-miss-rate": float(stats.cache_miss_rate),
+        "encoding-rate": float(stats.encoding_rate),
+        "overflow": stats.overflow,
     }
 
 
@@ -168,9 +176,14 @@ def source_info(profile: Profile, outgoing: OutgoingMigration, now: float) -> di
             info["downtime"] = outgoing.downtime_ms or 0
         else:
             info["expected-downtime"] = outgoing.expected_downtime_ms or 0
-        info["ram"] = source_ram(profile, outgoing)
+        info["ram"] = source_ram(profile, outgoing, now)
+        counters = outgoing.counters(now)
         if outgoing.capabilities.get("xbzrle"):
-            info["xbzrle-cache"] = xbzrle_cache(outgoing)
+            info["xbzrle-cache"] = xbzrle_cache(outgoing, counters)
+        # migration_iteration_finish() stops the throttle as the migration ends.
+        throttled = counters.cpu_throttle_percentage and status not in _THROTTLE_STOPPED
+        if throttled and "cpu-throttle-percentage" in _members(profile, "MigrationInfo"):
+            info["cpu-throttle-percentage"] = counters.cpu_throttle_percentage
         if (
             status != "completed"
             and outgoing.pending_estimate is not None
@@ -190,7 +203,10 @@ def query_migrate(
     now: float,
     ram_total: int,
 ) -> dict[str, Any]:
-    info = {} if incoming is None else destination_info(profile, shape, incoming, ram_total)
+    info = {} if incoming is None else destination_info(profile, shape, incoming, ram_total, now)
     if outgoing is not None:
         info.update(source_info(profile, outgoing, now))
+        if shape == "new" and outgoing.status == "completed":
+            # The patch sets has_dirty_pages_rate only while not completed.
+            info.get("ram", {}).pop("dirty-pages-rate", None)
     return info

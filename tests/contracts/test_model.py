@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 import trio
 import trio.testing
 
@@ -14,13 +13,6 @@ from tests.migration.test_fake_to_fake import Pair, start_migration, wait_for
 from tests.qmp_client import Client
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "fakeqemu/model/stats.py keeps ram.dirty-pages-rate on a completed source in the new"
-        " shape; the patch sets has_dirty_pages_rate only while not completed"
-    ),
-)
 async def test_a_new_shape_source_stops_reporting_dirty_pages_rate_once_completed(
     tmp_path: Path, autojump_clock: trio.testing.MockClock
 ) -> None:

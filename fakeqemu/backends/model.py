@@ -1,0 +1,390 @@
+"""``model``, the default backend: a guest's RAM in closed form, sent the way QEMU sends it.
+
+The guest has a share of zero pages and dirties pages at a steady rate, slowed by
+auto-converge's throttle.  Each 100 ms window sends what ``max-bandwidth`` (and the
+link) allow, zero and data pages interleaved evenly; a bitmap sync makes the pages
+dirtied since the last one count again.  Everything is a function of the calls made
+and the times given, so the same migration gives the same numbers every time.
+
+QEMU's own rules, from migration/ram.c and migration/migration.c, are kept where
+they apply to every release: the dirty-page rate is measured over sync periods of
+more than a second (migration_bitmap_sync), auto-converge throttles after two such
+periods in which the guest dirtied more than ``throttle-trigger-threshold`` percent
+of what was sent (migration_trigger_throttle, mig_throttle_guest_down), and xbzrle
+rates are refreshed with it (migration_update_rates).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+
+from fakeqemu.backends.interface import (
+    BackendInputs,
+    Limits,
+    RamCounters,
+    ReceivedPages,
+    ThrottleSettings,
+    XbzrleCounters,
+    fits_downtime,
+    switchover_threshold,
+)
+from fakeqemu.backends.options import BackendOptions
+
+#: Bytes QEMU puts before each page on the wire (offset and flags).
+PAGE_HEADER = 8
+#: A zero page is a header and one byte (RAM_SAVE_FLAG_ZERO).
+ZERO_PAGE_COST = PAGE_HEADER + 1
+#: An xbzrle page: the header, the encoding flag and its 16-bit length, then the delta.
+XBZRLE_HEADER = PAGE_HEADER + 3
+#: Device state saved after the last RAM pages (recorded: about 110 KB for ``pc``).
+DEVICE_STATE_BYTES = 112254
+#: cpu_throttle_set() keeps the throttle within these.
+THROTTLE_MIN, THROTTLE_MAX = 1, 99
+
+OPTIONS = {
+    "ram": "guest RAM to model instead of -m, as a size (64G, 2T)",
+    "zero-share": "share of pages that are zero, 0 to 1 (default 0.75)",
+    "dirty-rate": "bytes per second the guest dirties (default 0: an idle guest)",
+    "link-bandwidth": "bytes per second the network carries (default: only max-bandwidth)",
+    "xbzrle-ratio": "xbzrle-encoded size of a re-sent page, as a share of a page (default 0.1)",
+    "device-state": f"bytes of device state after the last pages (default {DEVICE_STATE_BYTES})",
+    "fault-rate": "pages per second the guest touches on the destination in postcopy (100)",
+}
+
+
+@dataclass(frozen=True)
+class Workload:
+    """The guest and the network, as the model needs them."""
+
+    #: Guest RAM in bytes; ``None``: the machine's ``-m``.
+    ram: int | None = None
+    zero_share: float = 0.75
+    #: Bytes per second the running guest dirties.
+    dirty_rate: float = 0.0
+    #: Bytes per second the network carries; 0: as much as ``max-bandwidth`` allows.
+    link_bandwidth: float = 0.0
+    xbzrle_ratio: float = 0.1
+    device_state: int = DEVICE_STATE_BYTES
+    fault_rate: float = 100.0
+
+    def with_options(self, options: BackendOptions) -> Workload:
+        """This workload with whatever ``options`` set."""
+        return replace(
+            self,
+            ram=options.size("ram", 0) if "ram" in options else self.ram,
+            zero_share=options.number("zero-share", self.zero_share, 0.0, 1.0),
+            dirty_rate=options.size("dirty-rate", int(self.dirty_rate)),
+            link_bandwidth=options.size("link-bandwidth", int(self.link_bandwidth)),
+            xbzrle_ratio=options.number("xbzrle-ratio", self.xbzrle_ratio, 0.0),
+            device_state=options.size("device-state", self.device_state),
+            fault_rate=options.number("fault-rate", self.fault_rate, 0.0),
+        )
+
+
+def model_backend(inputs: BackendInputs) -> ModelBackend | ReceivedPages:
+    """The ``model`` entry: the closed-form source; the destination counts what arrives."""
+    options = BackendOptions("model", inputs.options, OPTIONS)
+    if inputs.role == "destination":
+        return ReceivedPages()
+    return ModelBackend(inputs, Workload().with_options(options))
+
+
+def next_throttle(
+    current: int, settings: ThrottleSettings, dirty_bytes: int, dirty_threshold: float
+) -> int:
+    """mig_throttle_guest_down(): start at ``initial``, then step up towards ``maximum``."""
+    if current == 0:
+        wanted = settings.initial
+    else:
+        step = settings.increment
+        if settings.tailslow:
+            # Step only as far as needed to bring the dirty rate down to the threshold.
+            cpu_now = 100 - current
+            cpu_ideal = int(cpu_now * (dirty_threshold / dirty_bytes))
+            step = min(cpu_now - cpu_ideal, settings.increment)
+        wanted = min(current + step, settings.maximum)
+    return max(THROTTLE_MIN, min(wanted, THROTTLE_MAX))
+
+
+def split_evenly(pages: int, kinds: list[int]) -> list[int]:
+    """``pages`` shared among ``kinds`` in proportion (largest remainder), none above its own."""
+    total = sum(kinds)
+    if total == 0 or pages <= 0:
+        return [0] * len(kinds)
+    exact = [pages * kind / total for kind in kinds]
+    shares = [math.floor(value) for value in exact]
+    order = sorted(range(len(kinds)), key=lambda i: exact[i] - shares[i], reverse=True)
+    for i in order[: pages - sum(shares)]:
+        shares[i] += 1
+    return shares
+
+
+@dataclass
+class _Period:
+    """What happened since the last sync period began (migration_bitmap_sync's counters)."""
+
+    start: float
+    dirtied_pages: int = 0
+    stream_bytes: int = 0
+    pages_sent: int = 0
+    xbzrle_pages: int = 0
+    xbzrle_bytes: int = 0
+    cache_misses: int = 0
+
+
+@dataclass
+class _Sent:
+    normal: int = 0
+    zero: int = 0
+    xbzrle: int = 0
+    by_stage: dict[str, int] = field(
+        default_factory=lambda: {"precopy": 0, "downtime": 0, "postcopy": 0}
+    )
+    stream: int = 0
+    multifd: int = 0
+    xbzrle_bytes: int = 0
+    cache_misses: int = 0
+    overflow: int = 0
+
+    @property
+    def pages(self) -> int:
+        return self.normal + self.zero + self.xbzrle
+
+
+class ModelBackend:
+    """The source's RAM under :class:`Workload`; see the module's docstring."""
+
+    def __init__(self, inputs: BackendInputs, workload: Workload) -> None:
+        self.page_size = inputs.page_size
+        ram = inputs.guest_ram if workload.ram is None else workload.ram
+        # The machine's ROM blocks come on top of guest RAM, whatever its size.
+        self.total = ram + inputs.ram_total - inputs.guest_ram
+        self.workload = workload
+        self._pages = self.total // self.page_size
+        self._xbzrle = "xbzrle" in inputs.capabilities
+        self._multifd = "multifd" in inputs.capabilities
+        self._auto_converge = "auto-converge" in inputs.capabilities
+        # Pages still to send: zero pages, data pages never sent, data pages dirtied again.
+        self._zero_left = round(self._pages * workload.zero_share)
+        self._fresh_left = self._pages - self._zero_left
+        self._again_left = 0
+        self._data_pages = self._fresh_left
+        self._sent = _Sent()
+        self._limits: Limits | None = None
+        self._syncs = 0
+        self._remaining_at_sync = 0
+        self._dirty_rate = 0
+        self._period: _Period | None = None
+        self._high_dirty_periods = 0
+        self._throttle = 0
+        self._guest_time: float | None = None
+        self._guest_running = True
+        self._dirtied = 0.0
+        self._transfer_start: float | None = None
+        self._last_window: float | None = None
+        self._bytes_per_ms = 0.0
+        self._mbps = 0.0
+        self._pages_per_second = 0
+        self._faults = 0.0
+        self._postcopy_requests = 0
+        self._rates = XbzrleCounters()
+        # counters() is asked for several times a window: built once per change.
+        self._counters: RamCounters | None = None
+
+    # -- the guest ------------------------------------------------------------------
+
+    def _run_guest(self, now: float) -> None:
+        """Pages the guest dirtied up to ``now``, at its throttled rate."""
+        if self._guest_time is not None and self._guest_running:
+            rate = self.workload.dirty_rate / self.page_size * (1 - self._throttle / 100)
+            self._dirtied += rate * max(0.0, now - self._guest_time)
+        self._guest_time = now
+
+    @property
+    def _pages_left(self) -> int:
+        return self._zero_left + self._fresh_left + self._again_left
+
+    # -- the interface ----------------------------------------------------------------
+
+    def sync(self, now: float) -> None:
+        self._counters = None
+        self._run_guest(now)
+        clean = self._pages - self._pages_left
+        newly_dirty = min(clean, round(self._dirtied))
+        self._dirtied = 0.0
+        self._again_left += newly_dirty
+        self._syncs += 1
+        self._remaining_at_sync = self._pages_left * self.page_size
+        if self._period is None:
+            self._period = _Period(now)
+            self._transfer_start = self._last_window = now
+            return
+        self._period.dirtied_pages += newly_dirty
+        if now - self._period.start > 1.0:
+            self._end_period(now, self._period)
+            self._period = _Period(now)
+
+    def _end_period(self, now: float, period: _Period) -> None:
+        """migration_trigger_throttle() and migration_update_rates()."""
+        settings = self._limits.throttle if self._limits else ThrottleSettings()
+        dirty_bytes = period.dirtied_pages * self.page_size
+        dirty_threshold = period.stream_bytes * settings.trigger_threshold / 100
+        if dirty_bytes > dirty_threshold:
+            self._high_dirty_periods += 1
+            if self._high_dirty_periods >= 2:
+                self._high_dirty_periods = 0
+                if self._auto_converge:
+                    self._throttle = next_throttle(
+                        self._throttle, settings, dirty_bytes, dirty_threshold
+                    )
+        self._dirty_rate = int(period.dirtied_pages * 1000 / ((now - period.start) * 1000))
+        if self._xbzrle and period.pages_sent:
+            encoded = period.xbzrle_bytes
+            self._rates = XbzrleCounters(
+                cache_miss_rate=period.cache_misses / period.pages_sent,
+                encoding_rate=(period.xbzrle_pages * self.page_size / encoded if encoded else 0.0),
+            )
+
+    def transfer(self, now: float, limits: Limits) -> None:
+        self._counters = None
+        self._limits = limits
+        self._run_guest(now)
+        start = self._last_window if self._last_window is not None else now
+        seconds = max(0.0, now - start)
+        rate = limits.bandwidth
+        if self.workload.link_bandwidth:
+            rate = min(rate, self.workload.link_bandwidth)
+        stage = "postcopy" if limits.postcopy else "precopy"
+        if limits.postcopy:
+            self._postcopy_faults(seconds)
+        pages_before, bytes_before = self._sent.pages, self._sent.stream
+        self._send(rate * seconds, stage, limits)
+        if seconds > 0:
+            sent = self._sent.stream - bytes_before
+            self._bytes_per_ms = sent / (seconds * 1000)
+            self._mbps = sent * 8 / seconds / 1e6
+            self._pages_per_second = int((self._sent.pages - pages_before) / seconds)
+        self._last_window = now
+
+    def _postcopy_faults(self, seconds: float) -> None:
+        """The guest runs on the destination and asks for pages it has not got yet."""
+        missing = self._pages_left / self._pages if self._pages else 0.0
+        self._faults += self.workload.fault_rate * seconds * missing
+        requests = min(int(self._faults), self._pages_left)
+        self._faults -= int(self._faults)
+        self._postcopy_requests += requests
+
+    def converged(self, now: float, limits: Limits) -> bool:
+        remaining = self._pages_left * self.page_size
+        if limits.postcopy:
+            return remaining == 0
+        return fits_downtime(remaining, switchover_threshold(self._bytes_per_ms, limits))
+
+    def stop(self, now: float, postcopy: bool) -> None:
+        self._counters = None
+        self._run_guest(now)
+        self._guest_running = False
+        if not postcopy:
+            self._send(math.inf, "downtime", self._limits)
+        self._sent.stream += self.workload.device_state
+
+    def finish(self, now: float) -> None:
+        self._counters = None
+        if self._transfer_start is None:
+            return
+        # migration_calculate_complete(): the whole stream over the whole transfer.
+        transfer_ms = round((now - self._transfer_start) * 1000)
+        if transfer_ms > 0:
+            self._mbps = self._sent.stream * 8 / transfer_ms / 1000
+
+    def counters(self, now: float) -> RamCounters:
+        if self._counters is None:
+            self._counters = self._count()
+        return self._counters
+
+    def _count(self) -> RamCounters:
+        sent = self._sent
+        xbzrle = None
+        if self._xbzrle:
+            xbzrle = replace(
+                self._rates,
+                bytes=sent.xbzrle_bytes,
+                pages=sent.xbzrle,
+                cache_miss=sent.cache_misses,
+                overflow=sent.overflow,
+            )
+        return RamCounters(
+            normal=sent.normal,
+            zero=sent.zero,
+            xbzrle=sent.xbzrle,
+            precopy_bytes=sent.by_stage["precopy"],
+            downtime_bytes=sent.by_stage["downtime"],
+            postcopy_bytes=sent.by_stage["postcopy"],
+            stream_bytes=sent.stream,
+            multifd_bytes=sent.multifd,
+            remaining=self._pages_left * self.page_size,
+            remaining_at_sync=self._remaining_at_sync,
+            dirty_pages_rate=self._dirty_rate,
+            sync_count=self._syncs,
+            mbps=self._mbps,
+            pages_per_second=self._pages_per_second,
+            postcopy_requests=self._postcopy_requests,
+            cpu_throttle_percentage=self._throttle,
+            xbzrle_cache=xbzrle,
+        )
+
+    # -- sending ----------------------------------------------------------------------
+
+    def _send(self, budget: float, stage: str, limits: Limits | None) -> None:
+        """Send up to ``budget`` bytes of dirty pages, zero and data pages interleaved."""
+        left = self._pages_left
+        if left == 0 or budget <= 0:
+            return
+        normal_cost = self.page_size + PAGE_HEADER
+        hit_share = self._cache_hit_share(limits)
+        encoded = XBZRLE_HEADER + round(self.workload.xbzrle_ratio * self.page_size)
+        encodes = self._xbzrle and encoded < normal_cost
+        again_cost = hit_share * encoded + (1 - hit_share) * normal_cost if encodes else normal_cost
+        average = (
+            self._zero_left * ZERO_PAGE_COST
+            + self._fresh_left * normal_cost
+            + self._again_left * again_cost
+        ) / left
+        pages = left if math.isinf(budget) else min(left, max(1, int(budget // average)))
+        zero, fresh, again = split_evenly(
+            pages, [self._zero_left, self._fresh_left, self._again_left]
+        )
+        self._zero_left -= zero
+        self._fresh_left -= fresh
+        self._again_left -= again
+        hits = round(again * hit_share) if self._xbzrle else 0
+        sent = self._sent
+        if self._xbzrle:
+            sent.cache_misses += again - hits
+            if not encodes:  # the delta would be bigger than the page: sent whole
+                sent.overflow += hits
+                hits = 0
+        normal = fresh + again - hits
+        ram_bytes = zero * ZERO_PAGE_COST + normal * normal_cost + hits * encoded
+        sent.normal += normal
+        sent.zero += zero
+        sent.xbzrle += hits
+        sent.xbzrle_bytes += hits * encoded
+        sent.by_stage[stage] += ram_bytes
+        sent.stream += ram_bytes
+        if self._multifd:
+            sent.multifd += normal * normal_cost
+        if self._period is not None:
+            self._period.stream_bytes += ram_bytes
+            self._period.pages_sent += pages
+            self._period.xbzrle_pages += hits
+            self._period.xbzrle_bytes += hits * encoded
+            self._period.cache_misses += again - hits if self._xbzrle else 0
+
+    def _cache_hit_share(self, limits: Limits | None) -> float:
+        """Share of re-sent data pages still in the xbzrle cache (it holds the latest)."""
+        if not self._xbzrle or not self._data_pages:
+            return 0.0
+        cache = limits.xbzrle_cache_size if limits else 64 << 20
+        return min(1.0, cache // self.page_size / self._data_pages)

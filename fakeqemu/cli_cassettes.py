@@ -1,0 +1,213 @@
+"""``fakeqemu record`` and ``fakeqemu replay``, and ``serve``'s backend options.
+
+Only argparse at import time: ``fakeqemu serve`` builds these parsers on its way
+to the greeting.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from functools import partial
+from typing import Any
+
+
+def _parse_tcp(value: str) -> tuple[str, int]:
+    host, sep, port = value.rpartition(":")
+    if not sep or not port.isdigit():
+        raise argparse.ArgumentTypeError(f"expected HOST:PORT, got {value!r}")
+    return (host.strip("[]") or "127.0.0.1", int(port))
+
+
+def _parse_option(value: str) -> tuple[str, str]:
+    key, sep, text = value.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {value!r}")
+    return key, text
+
+
+def add_backend_arguments(serve: argparse.ArgumentParser) -> None:
+    """``--backend``, ``--backend-opt`` and ``--seed`` on ``fakeqemu serve``."""
+    group = serve.add_argument_group("RAM-counter backend (where migration numbers come from)")
+    group.add_argument(
+        "--backend",
+        default="model",
+        metavar="NAME|module:Class",
+        help="model (default), faker, replay:PATH, a fakeqemu.backends entry point, or"
+        " module:Class",
+    )
+    group.add_argument(
+        "--backend-opt",
+        action="append",
+        default=[],
+        type=_parse_option,
+        metavar="KEY=VALUE",
+        help="an option for the backend (repeatable)",
+    )
+    group.add_argument("--seed", type=int, help="seed for backends that make numbers up")
+
+
+def check_backend(args: argparse.Namespace) -> str | None:
+    """What is wrong with ``serve``'s backend choice, before anything is bound."""
+    if args.backend == "model" and not args.backend_opt:
+        return None  # the default: nothing to import on the fast path
+    import time
+
+    from fakeqemu.backends import BackendChoice, BackendError, BackendInputs
+    from fakeqemu.model.ram import PAGE_SIZE, ram_total
+
+    inputs = BackendInputs(
+        role="source",
+        guest_ram=args.memory,
+        ram_total=ram_total(args.memory),
+        page_size=PAGE_SIZE,
+        capabilities=frozenset(),
+        clock=time.monotonic,
+        options={},
+    )
+    try:
+        # Made once for the side it starts as: a misspelt option or a missing file shows now.
+        choice = BackendChoice.from_spec(args.backend, dict(args.backend_opt), args.seed)
+        if args.incoming is None:
+            choice.source(inputs)
+        else:
+            choice.destination(inputs)
+    except BackendError as error:
+        return str(error)
+    return None
+
+
+def _add_endpoints(parser: argparse.ArgumentParser, what: str) -> None:
+    where = parser.add_argument_group(f"where {what} listens (at least one)")
+    where.add_argument("--unix", action="append", default=[], metavar="PATH")
+    where.add_argument("--tcp", action="append", default=[], type=_parse_tcp, metavar="HOST:PORT")
+    parser.add_argument("--once", action="store_true", help="stop once the first client has gone")
+
+
+def add_parsers(subparsers: Any) -> None:
+    record = subparsers.add_parser(
+        "record", help="proxy a QMP client to a QEMU monitor and write a cassette"
+    )
+    record.add_argument("cassette", help="file to write")
+    record.add_argument(
+        "--monitor",
+        required=True,
+        metavar="unix:PATH|tcp:HOST:PORT",
+        help="the QEMU monitor to forward to",
+    )
+    record.add_argument("--side", default="src", help="the cassette's name for it (src)")
+    record.add_argument(
+        "--mask-timestamps", action="store_true", help="zero event timestamps in the cassette"
+    )
+    record.add_argument(
+        "--renumber-ids",
+        action="store_true",
+        help="write request ids as 1, 2, 3... (replay then accepts any id)",
+    )
+    _add_endpoints(record, "the proxy")
+
+    replay = subparsers.add_parser(
+        "replay", help="serve a cassette: recorded replies to the recorded requests, strictly"
+    )
+    replay.add_argument("cassette", help="a cassette, or a transcript of tests/data/recordings")
+    replay.add_argument("--side", help="which side of a two-sided transcript (src, dst)")
+    _add_endpoints(replay, "the replayed monitor")
+
+
+def _endpoints(args: argparse.Namespace) -> list[Any]:
+    from fakeqemu.endpoints import Endpoint
+
+    endpoints = [Endpoint("unix", path=path) for path in args.unix]
+    return endpoints + [Endpoint("tcp", host=host, port=port) for host, port in args.tcp]
+
+
+def _run_until_signal(main: Any) -> None:
+    import signal
+
+    import trio
+
+    async def guarded() -> None:
+        with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+            async with trio.open_nursery() as nursery:
+
+                async def stop_on_signal() -> None:
+                    async for _ in signals:
+                        nursery.cancel_scope.cancel()
+                        return
+
+                async def run_then_stop() -> None:
+                    await main()
+                    nursery.cancel_scope.cancel()
+
+                nursery.start_soon(stop_on_signal)
+                nursery.start_soon(run_then_stop)
+
+    trio.run(guarded)
+
+
+def run_record(args: argparse.Namespace) -> int:
+    from fakeqemu.record import RecordOptions, record
+
+    endpoints = _endpoints(args)
+    if not endpoints:
+        print("fakeqemu record: give at least one of --unix, --tcp", file=sys.stderr)
+        return 2
+    options = RecordOptions(args.side, args.mask_timestamps, args.renumber_ids)
+    with open(args.cassette, "w", encoding="utf-8") as cassette:
+
+        async def main() -> None:
+            import trio
+
+            async with trio.open_nursery() as nursery:
+                start = partial(record, args.monitor, endpoints, cassette, options, once=args.once)
+                listening = await nursery.start(start)
+                print(
+                    f"fakeqemu: recording {args.monitor} to {args.cassette};"
+                    f" clients connect to {', '.join(listening.addresses)}",
+                    flush=True,
+                )
+
+        try:
+            _run_until_signal(main)
+        except OSError as error:
+            print(f"fakeqemu record: {error}", file=sys.stderr)
+            return 1
+    return 0
+
+
+def run_replay(args: argparse.Namespace) -> int:
+    from fakeqemu.cassette import Cassette
+    from fakeqemu.replay import replay
+
+    endpoints = _endpoints(args)
+    if not endpoints:
+        print("fakeqemu replay: give at least one of --unix, --tcp", file=sys.stderr)
+        return 2
+    try:
+        cassette = Cassette.load(args.cassette)
+    except (OSError, ValueError) as error:
+        print(f"fakeqemu replay: {error}", file=sys.stderr)
+        return 1
+    problems: list[str] = []
+
+    def report(problem: str) -> None:
+        problems.append(problem)
+        print(f"fakeqemu replay: {problem}", file=sys.stderr, flush=True)
+
+    async def main() -> None:
+        import trio
+
+        async with trio.open_nursery() as nursery:
+            start = partial(replay, cassette, args.cassette, endpoints, side=args.side)
+            listening = await nursery.start(partial(start, once=args.once, report=report))
+            print(
+                f"fakeqemu: replaying {args.cassette} on {', '.join(listening.addresses)}",
+                flush=True,
+            )
+
+    try:
+        _run_until_signal(main)
+    except (OSError, ValueError) as error:
+        print(f"fakeqemu replay: {error}", file=sys.stderr)
+        return 1
+    return 1 if problems else 0

@@ -1,0 +1,192 @@
+"""``fakeqemu replay CASSETTE``: serve a recorded session back, strictly.
+
+The n-th client to connect plays the cassette's n-th connection.  It gets what
+QEMU wrote before the first request (the greeting), then, for each request that
+matches the next recorded one, everything QEMU wrote until the request after it,
+byte for byte.  A request that differs gets a QMP error naming the cassette line
+it should have matched, and the position stays where it was.  Requests are
+compared as JSON values; in a cassette with renumbered ids the ids are left out of
+the comparison, and replies carry the client's own id back.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import trio
+
+from fakeqemu.cassette import (
+    Cassette,
+    Entry,
+    RequestSplitter,
+    encode_id,
+    replace_id,
+    top_level_member,
+    without_id,
+)
+from fakeqemu.endpoints import Endpoint
+from fakeqemu.protocol.encoder import encode_message
+from fakeqemu.record import READ_SIZE, listening_on
+from fakeqemu.server import Listening
+
+
+def _canonical(message: Any) -> str:
+    # Sorted keys: QEMU reads members in any order; dumps tells 1 from 1.0 and true.
+    return json.dumps(message, sort_keys=True)
+
+
+def same_request(recorded: bytes, got: bytes, ignore_ids: bool) -> bool:
+    try:
+        expected, actual = json.loads(recorded), json.loads(got)
+    except ValueError:
+        return recorded.strip() == got.strip()
+    if ignore_ids:
+        if (top_level_member(recorded, "id") is None) != (top_level_member(got, "id") is None):
+            return False
+        expected, actual = without_id(expected), without_id(actual)
+    return _canonical(expected) == _canonical(actual)
+
+
+def _shown(data: bytes, limit: int = 200) -> str:
+    text = data.decode("utf-8", "replace")
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+class ConnectionScript:
+    """One recorded connection, answered request by request (no I/O here)."""
+
+    def __init__(self, entries: list[Entry], name: str, renumbered_ids: bool) -> None:
+        self._entries = entries
+        self._name = name
+        self._renumbered = renumbered_ids
+        self._position = 0
+        self.problems: list[str] = []
+        self._hang_up = False
+
+    def _output_until_request(self, client_id: bytes | None) -> bytes:
+        out = bytearray()
+        while self._position < len(self._entries):
+            entry = self._entries[self._position]
+            if entry.from_client:
+                break
+            self._position += 1
+            if entry.eof:
+                self._hang_up = True
+                break
+            data = entry.data
+            if client_id is not None and self._renumbered:
+                data = replace_id(data, client_id)[0] if top_level_member(data, "id") else data
+            out += data + b"\n"
+        return bytes(out)
+
+    def hang_up(self) -> bool:
+        """The recorded QEMU closed the connection: hang up once the output is sent."""
+        return self._hang_up
+
+    def opening(self) -> bytes:
+        """What QEMU wrote before the client's first request: the greeting."""
+        return self._output_until_request(None)
+
+    def answer(self, request: bytes) -> bytes:
+        expected = next(
+            (e for e in self._entries[self._position :] if e.from_client),
+            None,
+        )
+        if expected is None:
+            last = self._entries[-1].line if self._entries else 0
+            return self._refuse(
+                request,
+                f"no request left in {self._name} for this connection (it ends at"
+                f" line {last}); got {_shown(request)}",
+            )
+        if not same_request(expected.data, request, self._renumbered):
+            return self._refuse(
+                request,
+                f"the request differs from {self._name} line {expected.line}:"
+                f" expected {_shown(expected.data)}, got {_shown(request)}",
+            )
+        self._position = self._entries.index(expected) + 1
+        span = top_level_member(request, "id")
+        client_id = None
+        if span is not None:
+            client_id = encode_id(json.loads(request[span[0] : span[1]]))
+        return self._output_until_request(client_id)
+
+    def _refuse(self, request: bytes, problem: str) -> bytes:
+        self.problems.append(problem)
+        error: dict[str, Any] = {
+            "error": {"class": "GenericError", "desc": f"fakeqemu replay: {problem}"}
+        }
+        span = top_level_member(request, "id")
+        if span is not None:
+            with contextlib.suppress(ValueError):
+                error["id"] = json.loads(request[span[0] : span[1]])
+        return encode_message(error)
+
+
+def scripts(cassette: Cassette, name: str, side: str | None) -> list[ConnectionScript]:
+    """One script per recorded connection of ``side`` (the only side when None)."""
+    sides = cassette.sides
+    if side is None:
+        if len(sides) > 1:
+            raise ValueError(f"{name} has several sides ({', '.join(sides)}): pick one")
+        side = sides[0] if sides else "src"
+    elif side not in sides:
+        raise ValueError(f"{name} has no side {side!r} (it has {', '.join(sides) or 'none'})")
+    renumbered = bool(cassette.header.get("renumbered-ids", False))
+    return [
+        ConnectionScript(cassette.connection(side, conn), name, renumbered)
+        for conn in cassette.connections(side)
+    ]
+
+
+async def _play(stream: trio.SocketStream, script: ConnectionScript) -> None:
+    splitter = RequestSplitter()
+    async with stream:
+        with contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError):
+            await stream.send_all(script.opening())
+            while not script.hang_up() and (data := await stream.receive_some(READ_SIZE)):
+                for request in splitter.feed(bytes(data)):
+                    await stream.send_all(script.answer(request))
+                    if script.hang_up():
+                        break
+
+
+async def replay(
+    cassette: Cassette,
+    name: str,
+    endpoints: list[Endpoint],
+    *,
+    side: str | None = None,
+    once: bool = False,
+    report: Callable[[str], None] = lambda problem: print(problem, file=sys.stderr),
+    task_status: trio.TaskStatus[Listening] = trio.TASK_STATUS_IGNORED,
+) -> list[str]:
+    """Serve ``cassette`` until cancelled, every connection recorded has been played, or
+    (``once``) the first client has gone; returns the problems, as ``report`` got them."""
+    pending = scripts(cassette, name, side)
+    problems: list[str] = []
+    with listening_on(endpoints) as (listeners, listening):
+        async with trio.open_nursery() as nursery:
+
+            async def serve(listener: trio.socket.SocketType) -> None:
+                # Like a QEMU monitor: one client at a time, in the order they come.
+                while pending:
+                    sock, _ = await listener.accept()
+                    script = pending.pop(0)
+                    await _play(trio.SocketStream(sock), script)
+                    for problem in script.problems:
+                        problems.append(problem)
+                        report(problem)
+                    if once:
+                        break
+                nursery.cancel_scope.cancel()
+
+            for listener in listeners:
+                nursery.start_soon(serve, listener)
+            task_status.started(listening)
+    return problems
