@@ -11,6 +11,8 @@
 #   11.1  trixie chroot (debootstrap) at /opt/trixie-root with qemu-system-x86
 #         from trixie-backports                      -> /usr/local/bin/qemu-system-x86_64-11.1
 #
+# QEMU10_DIR, TRIXIE_ROOT and WRAPPER_DIR in the environment override the
+# /opt/qemu-10.0, /opt/trixie-root and /usr/local/bin locations.
 # Must run as root on Debian 12 (bookworm). Only Debian package mirrors are
 # used; the mirror is read from the apt sources already configured here.
 # Running it again is safe: finished steps are detected and skipped.
@@ -20,10 +22,12 @@
 # while those mounts exist: run `scripts/install-real-qemu.sh --umount` first.
 set -euo pipefail
 
-OPT10=/opt/qemu-10.0
-CHROOT=/opt/trixie-root
-WRAP10=/usr/local/bin/qemu-system-x86_64-10.0
-WRAP11=/usr/local/bin/qemu-system-x86_64-11.1
+# Install locations; the environment may override them (e.g. for testing).
+OPT10=${QEMU10_DIR:-/opt/qemu-10.0}
+CHROOT=${TRIXIE_ROOT:-/opt/trixie-root}
+WRAPDIR=${WRAPPER_DIR:-/usr/local/bin}
+WRAP10=$WRAPDIR/qemu-system-x86_64-10.0
+WRAP11=$WRAPDIR/qemu-system-x86_64-11.1
 export DEBIAN_FRONTEND=noninteractive
 
 log() { printf '[install-real-qemu] %s\n' "$*" >&2; }
@@ -48,7 +52,7 @@ for arg in "$@"; do
         10.0) want_100=1 ;;
         11.1) want_111=1 ;;
         --umount) umount_chroot; exit 0 ;;
-        -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
         *) die "unknown argument '$arg' (expected 7.2, 10.0, 11.1 or --umount)" ;;
     esac
 done
@@ -203,11 +207,14 @@ EOF
         die "QEMU 10.0 is missing shared libraries"
     fi
 
-    cat >"$WRAP10" <<'EOF'
+    mkdir -p "$WRAPDIR"
+    cat >"$WRAP10" <<EOF
 #!/bin/bash
-# QEMU 10.0 (Debian bookworm-backports) unpacked with dpkg -x into /opt/qemu-10.0.
+# QEMU 10.0 (Debian bookworm-backports) unpacked with dpkg -x into $OPT10.
 # Written by scripts/install-real-qemu.sh.
-R=/opt/qemu-10.0
+R=$OPT10
+EOF
+    cat >>"$WRAP10" <<'EOF'
 export QEMU_MODULE_DIR="$R/usr/lib/x86_64-linux-gnu/qemu"
 exec "$R/usr/bin/qemu-system-x86_64" -L "$R/usr/share/qemu" -L "$R/usr/share/seabios" -L /usr/lib/ipxe/qemu "$@"
 EOF
@@ -251,16 +258,19 @@ EOF
     mount_chroot
     chroot "$CHROOT" apt-get update -q >/dev/null
     chroot "$CHROOT" env DEBIAN_FRONTEND=noninteractive \
-        apt-get install -y -q --no-install-recommends -t trixie-backports qemu-system-x86 >/dev/null
+        apt-get install -y -q -o Dpkg::Use-Pty=0 --no-install-recommends -t trixie-backports qemu-system-x86 >/dev/null
 
-    cat >"$WRAP11" <<'EOF'
+    mkdir -p "$WRAPDIR"
+    cat >"$WRAP11" <<EOF
 #!/bin/bash
-# QEMU 11.1 (Debian trixie-backports) installed in a trixie chroot at /opt/trixie-root.
+# QEMU 11.1 (Debian trixie-backports) installed in a trixie chroot at $CHROOT.
 # Written by scripts/install-real-qemu.sh. /tmp, /dev, /proc and /sys are
 # bind-mounted into the chroot so unix sockets under /tmp are shared with the
 # host; file paths given as arguments are resolved inside the chroot (use /tmp).
 set -e
-R=/opt/trixie-root
+R=$CHROOT
+EOF
+    cat >>"$WRAP11" <<'EOF'
 for m in proc sys dev tmp; do
     mountpoint -q "$R/$m" || mount --bind "/$m" "$R/$m"
 done
