@@ -295,7 +295,10 @@ class JsonStream:
             self._push_parser.reset()
 
     def _limit_error_pushing(self) -> JsonError | None:
-        if self._token_size > MAX_TOKEN_SIZE:
+        # ">=": QEMU 11.1.3 rejects a message whose tokens total exactly MAX_TOKEN_SIZE
+        # bytes (observed), the same boundary as 7.2's "+ 1 > MAX" check; the posted
+        # patches had ">".
+        if self._token_size >= MAX_TOKEN_SIZE:
             return _SIZE_LIMIT_ERROR
         if self._token_count > MAX_TOKEN_COUNT:
             return _COUNT_LIMIT_ERROR

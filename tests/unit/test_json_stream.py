@@ -6,7 +6,6 @@ import json
 import random
 import re
 import time
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,15 +20,15 @@ from fakeqemu.protocol.json_stream import (
     JsonMessage,
     JsonStream,
 )
+from tests.recordings import RECORDINGS
 
-PROBES = Path(__file__).resolve().parent.parent / "data" / "probes"
 DIALECTS = {"7.2": QEMU_7_2, "10.0": QEMU_10_0, "11.1": QEMU_11_1}
 BOTH = pytest.mark.parametrize("dialect", [QEMU_7_2, QEMU_11_1], ids=["7.2", "11.1"])
 CAPABILITIES = b'{"execute":"qmp_capabilities"}\n'
 
 
 def load_probes(version: str) -> list[dict[str, Any]]:
-    with (PROBES / f"{version}.jsonl").open(encoding="utf-8") as lines:
+    with (RECORDINGS / version / "probes.jsonl").open(encoding="utf-8") as lines:
         return [json.loads(line) for line in lines]
 
 
@@ -258,18 +257,24 @@ def test_nesting_1024_is_fine_and_1025_is_not() -> None:
 
 def test_token_size_limit(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(json_stream, "MAX_TOKEN_SIZE", 20)
-    # 7.2 counts a NUL per token: tokens may total 19 bytes; 11.1 allows 20.
-    fits_both = b'["' + b"a" * 15 + b'"]'  # 1 + 17 + 1 bytes of tokens
-    fits_11_1 = b'["' + b"a" * 16 + b'"]'
-    assert feed_all(QEMU_7_2, fits_both) == [JsonMessage(["a" * 15])]
-    assert descs(feed_all(QEMU_7_2, fits_11_1)) == ["JSON token size limit exceeded"]
-    assert feed_all(QEMU_11_1, fits_11_1) == [JsonMessage(["a" * 16])]
-    too_big = b'["' + b"a" * 17 + b'"]'
-    assert descs(feed_all(QEMU_7_2, too_big)) == [
+    # Tokens may total MAX_TOKEN_SIZE - 1 bytes (7.2 counts a NUL per token; 11.1.3 was
+    # measured to stop at the same boundary, a 64 MiB string being one byte too many).
+    fits = b'["' + b"a" * 15 + b'"]'  # 1 + 17 + 1 bytes of tokens
+    too_big = b'["' + b"a" * 16 + b'"]'
+    for dialect in (QEMU_7_2, QEMU_11_1):
+        assert feed_all(dialect, fits) == [JsonMessage(["a" * 15])]
+        assert feed_all(dialect, b'"' + b"a" * 17 + b'"') == [JsonMessage("a" * 17)]
+        assert descs(feed_all(dialect, b'"' + b"a" * 18 + b'"')) == [
+            "JSON token size limit exceeded"
+        ]
+    assert descs(feed_all(QEMU_7_2, too_big)) == ["JSON token size limit exceeded"]  # at ]
+    assert descs(feed_all(QEMU_11_1, too_big)) == ["JSON token size limit exceeded"]
+    way_too_big = b'["' + b"a" * 17 + b'"]'
+    assert descs(feed_all(QEMU_7_2, way_too_big)) == [
         "JSON token size limit exceeded",  # at the string; the ] is a message of its own
         "JSON parse error, expecting value",
     ]
-    assert descs(feed_all(QEMU_11_1, too_big)) == ["JSON token size limit exceeded"]
+    assert descs(feed_all(QEMU_11_1, way_too_big)) == ["JSON token size limit exceeded"]
 
 
 @BOTH
