@@ -115,6 +115,29 @@ QUERY_NAMES = (
 HMP_COMMANDS = ("info migrate", "info status", "info version")
 
 
+#: HMP listings: every command (`help`) and every `info` subcommand of the release.
+HMP_LISTINGS = ("help", "info")
+
+
+def capture_hmp(binary: str, out: Path) -> int:
+    """``help`` and ``info`` of a fresh VM, so the fake knows which HMP commands exist."""
+    recorded: dict[str, str] = {}
+    with (
+        running_qemu(binary, "-m", "64", "-S") as path,
+        socket.socket(socket.AF_UNIX) as sock,
+    ):
+        sock.connect(path)
+        _read_line(sock)
+        sock.sendall(CAPS)
+        _read_line(sock)
+        for line in HMP_LISTINGS:
+            request = {"execute": "human-monitor-command", "arguments": {"command-line": line}}
+            sock.sendall(json.dumps(request).encode())
+            recorded[line] = json.loads(_read_line(sock))["return"]
+    out.write_text(json.dumps(recorded, indent=1) + "\n")
+    return len(recorded)
+
+
 def capture_queries(binary: str, out: Path) -> int:
     recorded: dict[str, str] = {}
     with (

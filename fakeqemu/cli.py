@@ -88,7 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("profiles", help="list the QEMU releases fakeqemu imitates")
 
     capture = sub.add_parser("capture", help="record a real QEMU (probes or queries)")
-    capture.add_argument("what", choices=("probes", "queries"))
+    capture.add_argument("what", choices=("probes", "queries", "hmp"))
     capture.add_argument("out", help="file to write")
     capture.add_argument("--qemu", default="qemu-system-x86_64", help="QEMU binary")
     capture.add_argument("--cases", help="probes file whose cases to replay (for probes)")
@@ -267,13 +267,15 @@ def _profiles() -> int:
 def _capture(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from fakeqemu.capture import capture_probes, capture_queries
+    from fakeqemu.capture import capture_hmp, capture_probes, capture_queries
 
     if args.what == "probes":
         if not args.cases:
             print("fakeqemu capture probes: --cases FILE is required", file=sys.stderr)
             return 2
         count = capture_probes(args.qemu, Path(args.cases), Path(args.out))
+    elif args.what == "hmp":
+        count = capture_hmp(args.qemu, Path(args.out))
     else:
         count = capture_queries(args.qemu, Path(args.out))
     print(f"fakeqemu: recorded {count} entries in {args.out}")

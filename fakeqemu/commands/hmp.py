@@ -34,14 +34,30 @@ _HMP: dict[str, Callable[[VirtualMachine], str]] = {
 }
 
 
+def _run_hmp(vm: VirtualMachine, line: str) -> str:
+    """HMP's dispatcher: the implemented commands, QEMU's listings and its complaints."""
+    words = line.split()
+    if not words:
+        return ""
+    recorded = vm.profile.recorded
+    if words == ["help"] or words == ["?"]:
+        text: str = recorded["hmp-help"]
+        return text
+    if words == ["info"]:
+        listing: str = recorded["hmp-info"]
+        return listing
+    name = " ".join(words[:2]) if words[0] == "info" else words[0]
+    handler = _HMP.get(" ".join(words))
+    if handler is not None:
+        return handler(vm)
+    known = recorded["hmp-info-commands" if words[0] == "info" else "hmp-commands"]
+    if (words[1] if words[0] == "info" else words[0]) not in known:
+        return f"unknown command: '{name}'\n"
+    return f"fakeqemu: HMP command '{line}' is not implemented\n"
+
+
 @command("human-monitor-command")
 def human_monitor_command(ctx: CommandContext, args: dict[str, Any]) -> QValue:
-    line = " ".join(args["command-line"].split())
-    handler = _HMP.get(line)
-    if handler is None:
-        word = line.split(" ", 1)[0] if line else ""
-        text = f"fakeqemu: HMP command '{line}' is not implemented\n" if word else ""
-    else:
-        text = handler(ctx.vm)
+    text = _run_hmp(ctx.vm, args["command-line"])
     # HMP output goes through monitor_puts(), which turns "\n" into "\r\n".
-    return text.replace("\n", "\r\n")
+    return text.replace("\r\n", "\n").replace("\n", "\r\n")

@@ -49,6 +49,27 @@ def recorded_facts(queries: dict[str, str]) -> dict[str, Any]:
     }
 
 
+def _listed_names(listing: str, prefix: str = "") -> list[str]:
+    """Command names from HMP's ``help`` or ``info`` text (``c|cont`` lists aliases)."""
+    names: list[str] = []
+    for line in listing.replace("\r\n", "\n").splitlines():
+        if not line.startswith(prefix) or line[:1].isspace() or " -- " not in line:
+            continue
+        word = line[len(prefix) :].split(" ", 1)[0]
+        names += [name for name in word.split("|") if name]
+    return names
+
+
+def hmp_facts(hmp: dict[str, str]) -> dict[str, Any]:
+    """What ``fakeqemu capture hmp`` recorded: the release's HMP commands."""
+    return {
+        "hmp-help": hmp["help"],
+        "hmp-info": hmp["info"],
+        "hmp-commands": _listed_names(hmp["help"]),
+        "hmp-info-commands": _listed_names(hmp["info"], "info "),
+    }
+
+
 def build(recordings: Path, out_dir: Path = DATA_DIR) -> list[Path]:
     written: list[Path] = []
     for queries_file in sorted(recordings.glob("*/queries.json")):
@@ -58,8 +79,12 @@ def build(recordings: Path, out_dir: Path = DATA_DIR) -> list[Path]:
         target.mkdir(parents=True, exist_ok=True)
         introspection = target / "introspection.json"
         introspection.write_text(json.dumps(_reply(queries["query-qmp-schema"])) + "\n")
+        facts = recorded_facts(queries)
+        hmp_file = queries_file.with_name("hmp.json")
+        if hmp_file.exists():
+            facts |= hmp_facts(json.loads(hmp_file.read_text()))
         recorded = target / "recorded.json"
-        recorded.write_text(json.dumps(recorded_facts(queries), indent=1) + "\n")
+        recorded.write_text(json.dumps(facts, indent=1) + "\n")
         written += [introspection, recorded]
     return written
 
