@@ -23,6 +23,7 @@ REPORTED = frozenset(
         "cancelling",
         "cancelled",
         "active",
+        "postcopy-device",
         "postcopy-active",
         "postcopy-paused",
         "postcopy-recover",
