@@ -111,6 +111,8 @@ def _endpoints(args: argparse.Namespace) -> list[Endpoint]:
 
 
 def _log_commands(fake: FakeQemu) -> None:
+    """``-v``: every command served and every event raised, on stderr, as they happen."""
+    from fakeqemu.model.events import Event
     from fakeqemu.protocol.encoder import encode_value
     from fakeqemu.protocol.session import Request
 
@@ -118,7 +120,12 @@ def _log_commands(fake: FakeQemu) -> None:
         args = f" {encode_value(request.arguments)}" if request.arguments else ""
         print(f"fakeqemu: {request.command}{args}", file=sys.stderr, flush=True)
 
+    def log_event(event: Event) -> None:
+        data = f" {encode_value(event.data)}" if event.data else ""
+        print(f"fakeqemu: event {event.name}{data}", file=sys.stderr, flush=True)
+
     fake.executor.observers.append(log)
+    fake.vm.events.subscribe(log_event)
 
 
 def _bind_all(endpoints: list[Endpoint]) -> tuple[dict[int, socket.socket], list[str]]:

@@ -43,20 +43,23 @@ def test_serve_prints_where_it_listens_and_stops_cleanly(tmp_path: Path, stop: i
         assert proc.stdout is not None
         line = proc.stdout.readline()
         assert line == f"fakeqemu: QEMU 10.0.2 (profile 10.0, shape old) on unix:{path}\n"
-        greeting, _caps, status, name = exchange(
+        greeting, _caps, status, name, resume, _cont = exchange(
             path,
-            b'{"execute":"qmp_capabilities"}{"execute":"query-status"}{"execute":"query-name"}',
-            4,
+            b'{"execute":"qmp_capabilities"}{"execute":"query-status"}{"execute":"query-name"}'
+            b'{"execute":"cont"}',
+            6,
         )
         assert greeting.startswith(b'{"QMP": {"version": {"qemu": {"micro": 2, "minor": 0')
         assert status == b'{"return": {"status": "prelaunch", "running": false}}'
         assert name == b'{"return": {"name": "vm1"}}'
+        assert b'"event": "RESUME"' in resume
         proc.send_signal(stop)
         _, stderr = proc.communicate(timeout=10)
     finally:
         proc.kill()
     assert proc.returncode == 0
     assert "fakeqemu: query-status" in stderr, "-v logs each command"
+    assert "fakeqemu: event RESUME" in stderr, "-v logs each event"
     assert not Path(path).exists(), "the socket file is removed"
 
 
