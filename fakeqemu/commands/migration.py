@@ -74,10 +74,14 @@ def _wake(ctx: CommandContext) -> None:
         ctx.vm.transport.wake()
 
 
+class UnknownProtocol(QmpError):
+    """A URI scheme QEMU does not migrate over; 7.2 does not record it as the migration's error."""
+
+
 def _check_uri(uri: str, ctx: CommandContext) -> None:
     """migrate_uri_parse(): the scheme, then the address of socket schemes."""
     if not uri.startswith(_SCHEMES):
-        raise QmpError(ctx.vm.profile.migrate_unknown_protocol.format(uri=uri))
+        raise UnknownProtocol(ctx.vm.profile.migrate_unknown_protocol.format(uri=uri))
     scheme, _, address = uri.partition(":")
     if scheme in ("tcp", "rdma") and not _HOST_PORT.match(address):
         raise QmpError(f"error parsing address '{address}'")
@@ -130,10 +134,13 @@ def migrate(ctx: CommandContext, args: dict[str, Any]) -> QValue:
         # 7.2 has already moved to setup when it finds the URI unusable.
         try:
             _check_uri(uri, ctx)
+        except UnknownProtocol:
+            # migrate_set_state(SETUP -> FAILED) only: no error-desc is kept.
+            outgoing.fail(vm.clock(), None)
+            raise
         except QmpError as error:
+            # migrate_fd_error(): the address error becomes error-desc.
             outgoing.fail(vm.clock(), error.desc)
-            if error.desc.startswith("Parameter"):
-                outgoing.error_desc = None
             raise
     if vm.transport is None:
         raise QmpError("fakeqemu: this fake has no migration transport")

@@ -157,7 +157,8 @@ class OutgoingMigration:
         """``migrate-continue`` in ``pre-switchover``."""
         self._switchover_device_phase(now)
 
-    def fail(self, now: float, error: str) -> None:
+    def fail(self, now: float, error: str | None) -> None:
+        """Fail the migration; ``error`` becomes error-desc (``None``: QEMU keeps none)."""
         if self.status in ("completed", "failed", "cancelled"):
             return
         self.error_desc = error
