@@ -8,14 +8,14 @@ PROFILE ?= 11.1
 SHAPE ?= old
 SOCKET ?= /tmp/fakeqemu.sock
 
-.PHONY: venv serve test lint typecheck pytest bench clean
+.PHONY: venv serve test lint typecheck pytest docs bench clean
 
 venv: $(STAMP)
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]' --config-settings editable_mode=compat
+	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
 serve: $(STAMP)
@@ -31,10 +31,14 @@ typecheck: $(STAMP)
 pytest: $(STAMP)
 	$(BIN)/pytest
 
-test: lint typecheck pytest
+# The API reference from the docstrings (mkdocs.yml): a warning fails the build.
+docs: $(STAMP)
+	$(BIN)/mkdocs build --strict --quiet --site-dir site
+
+test: lint typecheck pytest docs
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.run
 
 clean:
-	rm -rf $(VENV) build *.egg-info .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) build site *.egg-info .mypy_cache .pytest_cache .ruff_cache

@@ -26,6 +26,18 @@ def _parse_option(value: str) -> tuple[str, str]:
     return key, text
 
 
+def _matcher(kind: str) -> Any:
+    def parse(value: str) -> Any:
+        from fakeqemu.cassette_matchers import Matcher, MatcherError
+
+        try:
+            return Matcher.ignore(value) if kind == "ignore" else Matcher.regex(value)
+        except MatcherError as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
+
+    return parse
+
+
 def add_backend_arguments(serve: argparse.ArgumentParser) -> None:
     """``--backend``, ``--backend-opt`` and ``--seed`` on ``fakeqemu serve``."""
     group = serve.add_argument_group("RAM-counter backend (where migration numbers come from)")
@@ -111,6 +123,27 @@ def add_parsers(subparsers: Any) -> None:
     )
     replay.add_argument("cassette", help="a cassette, or a transcript of tests/data/recordings")
     replay.add_argument("--side", help="which side of a two-sided transcript (src, dst)")
+    matching = replay.add_argument_group(
+        "matching requests (repeatable; PATH is dotted, e.g. arguments.uri; a COMMAND: prefix"
+        " limits it to that command)"
+    )
+    matching.add_argument(
+        "--ignore",
+        dest="matchers",
+        action="append",
+        default=[],
+        type=_matcher("ignore"),
+        metavar="[COMMAND:]PATH",
+        help="a key whose value (or absence) does not count",
+    )
+    matching.add_argument(
+        "--match",
+        dest="matchers",
+        action="append",
+        type=_matcher("match"),
+        metavar="[COMMAND:]PATH=~REGEX",
+        help="a key whose value in the client's request must match REGEX (re.search)",
+    )
     _add_endpoints(replay, "the replayed monitor")
 
 
@@ -198,7 +231,9 @@ def run_replay(args: argparse.Namespace) -> int:
         import trio
 
         async with trio.open_nursery() as nursery:
-            start = partial(replay, cassette, args.cassette, endpoints, side=args.side)
+            start = partial(
+                replay, cassette, args.cassette, endpoints, side=args.side, matchers=args.matchers
+            )
             listening = await nursery.start(partial(start, once=args.once, report=report))
             print(
                 f"fakeqemu: replaying {args.cassette} on {', '.join(listening.addresses)}",

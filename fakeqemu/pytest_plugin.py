@@ -265,7 +265,7 @@ async def fakeqemu_trio_pair(fakeqemu_settings: FakeSettings) -> AsyncIterator[T
 
 # -- the matrix table -----------------------------------------------------------------
 
-_RANK = {"skipped": 0, "passed": 1, "failed": 2}
+_RANK = {"skipped": 0, "passed": 1, "xfailed": 2, "failed": 3}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -281,6 +281,9 @@ def _cell(counts: dict[str, int]) -> tuple[str, str]:
     total = sum(counts.values())
     if counts["failed"]:
         return f"FAILED ({counts['failed']} of {total})", "red"
+    if counts["xfailed"]:
+        # Expected to fail there (pytest.mark.xfail): still a combination that breaks.
+        return f"xfailed ({counts['xfailed']} of {total})", "yellow"
     if counts["passed"]:
         skipped = f", {counts['skipped']} skipped" if counts["skipped"] else ""
         return f"passed ({counts['passed']}{skipped})", "green"
@@ -300,6 +303,8 @@ class MatrixTable:
             return
         if report.failed:
             outcome = "failed"
+        elif hasattr(report, "wasxfail") and report.skipped:
+            outcome = "xfailed"
         elif report.skipped:
             outcome = "skipped"
         elif report.when == "call":
@@ -311,7 +316,7 @@ class MatrixTable:
             self.outcomes[report.nodeid] = (str(combination), outcome)
 
     def table(self) -> dict[tuple[str, str], dict[str, int]]:
-        """(profile, shape) → how many tests passed, failed, were skipped."""
+        """(profile, shape) → how many tests passed, failed, failed as expected, were skipped."""
         table: dict[tuple[str, str], dict[str, int]] = {}
         for combination, outcome in self.outcomes.values():
             profile, _, shape = combination.rpartition("-")

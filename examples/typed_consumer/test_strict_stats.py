@@ -6,8 +6,10 @@ Both tests pass against today's QEMU (shape ``old``).  Against the
 destination-stats patch (shape ``new``) the destination test fails with
 "missing field": the patch is not backward compatible for generated
 clients, and the matrix table at the end shows exactly which combinations
-break.  This module uses qemu.qmp's legacy synchronous client, as a plain
-script would.
+break.  That failure is what this example shows, so it is marked as expected
+(``xfail``, strict: a pass would fail the run); ``pytest --runxfail`` reports
+it as the plain failure a real consumer would see.  This module uses qemu.qmp's
+legacy synchronous client, as a plain script would.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from typing import Any
 
 import pytest
 from qemu.qmp.legacy import QEMUMonitorProtocol
-from strict_stats import MigrationInfo
+from strict_stats import DecodeError, MigrationInfo
 
 from fakeqemu.handles import FakeQemuPair
 
@@ -65,7 +67,12 @@ def test_source_stats_decode_while_migrating(fakeqemu_pair: FakeQemuPair) -> Non
     assert info.ram.total == 134750208
 
 
-def test_destination_stats_decode_once_completed(fakeqemu_pair: FakeQemuPair) -> None:
+def test_destination_stats_decode_once_completed(
+    fakeqemu_pair: FakeQemuPair, request: pytest.FixtureRequest
+) -> None:
+    if fakeqemu_pair.destination.shape == "new":
+        reason = "the patched destination sends ram without the members it made optional"
+        request.applymarker(pytest.mark.xfail(raises=DecodeError, strict=True, reason=reason))
     migrate(fakeqemu_pair, bandwidth=128 << 20)
     fakeqemu_pair.destination.wait_for_migration("completed")
     with qmp(fakeqemu_pair.destination.address) as destination:

@@ -7,15 +7,22 @@ then migrates deterministically.  The same seed gives the same migration every t
 
 The numbers come from the faker package through :class:`MigrationWorkloadProvider`,
 which downstream tests can also use on their own ``Faker`` instances.  This is the only
-module of fakeqemu that imports faker.
+module of fakeqemu that imports faker, an optional dependency: ``pip install
+'fakeqemu[faker]'``.
 """
 
 from __future__ import annotations
 
 import math
 
-from faker.generator import Generator
-from faker.providers import BaseProvider
+try:
+    from faker.generator import Generator
+    from faker.providers import BaseProvider
+except ImportError as missing:
+    # The registry shows this message when `--backend faker` cannot be loaded.
+    raise ImportError(
+        f"the faker backend needs the faker package ({missing}): pip install 'fakeqemu[faker]'"
+    ) from missing
 
 from fakeqemu.backends.interface import BackendInputs, ReceivedPages
 from fakeqemu.backends.model import OPTIONS, ModelBackend, Workload

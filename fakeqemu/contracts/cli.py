@@ -8,9 +8,13 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
 
 from fakeqemu.fast_start import PROFILE_NAMES
+
+if TYPE_CHECKING:
+    from fakeqemu.contracts.messages import Received, Unreadable
 
 PROFILES = PROFILE_NAMES
 
@@ -30,14 +34,17 @@ def add_parser(subparsers: Any) -> None:
 
     check = actions.add_parser("validate", help="check QMP messages against a contract")
     check.add_argument(
-        "file", help="QMP messages one per line (requests may be included), or a transcript"
+        "file",
+        help="QMP messages one per line (requests may be included), a transcript of"
+        " tests/data/recordings, or a cassette of fakeqemu record",
     )
     check.add_argument("--profile", required=True, choices=PROFILES)
     check.add_argument("--shape", required=True, choices=SHAPES)
     check.add_argument(
         "--role",
         choices=ROLES,
-        help="role for query-migrate replies (a transcript's src/dst sides give it otherwise)",
+        help="role for query-migrate replies (otherwise the src/dst sides of a transcript or"
+        " cassette give it)",
     )
     check.add_argument(
         "--command",
@@ -63,19 +70,40 @@ def run(args: argparse.Namespace) -> int:
     return _diff(args)
 
 
+def _read(path: str, text: str, args: argparse.Namespace) -> Iterator[Received | Unreadable]:
+    """A cassette or a transcript (their first entry says so), or a client's log."""
+    import json
+
+    from fakeqemu.contracts.messages import read_conversation, read_entries
+
+    first = next((line for line in text.splitlines() if line.strip()), "")
+    try:
+        value = json.loads(first)
+    except ValueError:
+        value = None
+    if isinstance(value, dict) and ("cassette" in value or "dir" in value):
+        # The cassette module reads the format it defines (transcripts are cassettes too).
+        from fakeqemu.cassette import Cassette
+
+        entries = Cassette.parse(text.splitlines(), path).entries
+        return read_entries(entries, default_command=args.answers, role=args.role)
+    return read_conversation(text, default_command=args.answers, role=args.role)
+
+
 def _validate(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from fakeqemu.contracts.messages import Unreadable, read_conversation
+    from fakeqemu.contracts.messages import Unreadable
     from fakeqemu.contracts.validator import problems
 
     try:
         text = Path(args.file).read_text(encoding="utf-8")
-    except OSError as error:
+        conversation = _read(args.file, text, args)
+    except (OSError, ValueError) as error:
         print(f"fakeqemu contracts validate: {error}", file=sys.stderr)
         return 2
     checked = broken = 0
-    for item in read_conversation(text, default_command=args.answers, role=args.role):
+    for item in conversation:
         checked += 1
         if isinstance(item, Unreadable):
             broken += 1

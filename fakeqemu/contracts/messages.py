@@ -1,25 +1,28 @@
 """Reading QMP conversations from files, and telling what each message answers.
 
-Two formats:
+Three inputs:
 
 * one JSON value a line: requests (``{"execute": ...}``) and what came back,
   in order, as a client would log them; replies with no request before them
-  answer ``default_command``;
+  answer ``default_command`` (:func:`read_conversation`);
 * a transcript in the recordings' format, one object a line:
   ``{"t": ..., "side": "src"|"dst", "dir": ">"|"<", "raw": "..."}``, where
-  ``src`` is a migration source and ``dst`` its destination.
+  ``src`` is a migration source and ``dst`` its destination (:func:`read_conversation`);
+* the entries of a cassette (:class:`fakeqemu.cassette.Cassette`, which also reads
+  transcripts), or of anything shaped like :class:`WireEntry` (:func:`read_entries`).
+  ``fakeqemu contracts validate`` reads cassettes and transcripts this way.
 
-QMP answers a monitor's requests in order, so the n-th reply on a side
-answers that side's n-th request; events and the greeting answer nothing.
+QMP answers a monitor connection's requests in order, so the n-th reply on a side's
+connection answers its n-th request; events and the greeting answer nothing.
 """
 
 from __future__ import annotations
 
 import json
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 #: Transcript sides, as the recorder names them, and the role each played.
 SIDE_ROLES = {"src": "source", "dst": "destination"}
@@ -42,7 +45,36 @@ class Unreadable:
     reason: str
 
 
-def _command_of(text: str) -> str | None:
+class WireEntry(Protocol):
+    """One message as it went over a monitor connection (a cassette's entries are these)."""
+
+    @property
+    def line(self) -> int: ...
+    @property
+    def side(self) -> str: ...
+    @property
+    def conn(self) -> int: ...
+    @property
+    def from_client(self) -> bool: ...
+    @property
+    def data(self) -> bytes: ...
+    @property
+    def eof(self) -> bool: ...
+
+
+@dataclass(frozen=True)
+class _TranscriptLine:
+    """A line of a transcript given as text (without a cassette's extras)."""
+
+    line: int
+    side: str
+    conn: int
+    from_client: bool
+    data: bytes
+    eof: bool = False
+
+
+def _command_of(text: str | bytes) -> str | None:
     try:
         request = json.loads(text)
     except ValueError:
@@ -66,11 +98,52 @@ def _classify(message: Any, pending: deque[str | None], default: str | None) -> 
     return pending.popleft() if pending else default
 
 
+class _Attribution:
+    """Which request each reply answers: per side and connection, in order."""
+
+    def __init__(self, default_command: str | None, role: str | None) -> None:
+        self._default = default_command
+        self._role = role
+        self._pending: dict[tuple[str, int], deque[str | None]] = {}
+
+    def read(self, entry: WireEntry) -> Received | Unreadable | None:
+        queue = self._pending.setdefault((entry.side, entry.conn), deque())
+        if entry.from_client:
+            queue.append(_command_of(entry.data))
+            return None
+        if entry.eof:
+            return None
+        try:
+            message = json.loads(entry.data)
+        except ValueError as error:
+            return Unreadable(entry.line, f"raw is not JSON: {error}")
+        command = _classify(message, queue, self._default)
+        return Received(entry.line, message, command, self._role or SIDE_ROLES.get(entry.side))
+
+
+def read_entries(
+    entries: Iterable[WireEntry],
+    *,
+    default_command: str | None = "query-migrate",
+    role: str | None = None,
+) -> Iterator[Received | Unreadable]:
+    """Every message QEMU sent among ``entries``, attributed: a reply answers the request
+    its connection sent before it (``default_command`` when none did), and ``src``/``dst``
+    sides give the role unless ``role`` is given.  QEMU hanging up is no message."""
+    attribution = _Attribution(default_command, role)
+    for entry in entries:
+        if (item := attribution.read(entry)) is not None:
+            yield item
+
+
 def read_conversation(
     text: str, *, default_command: str | None = "query-migrate", role: str | None = None
 ) -> Iterator[Received | Unreadable]:
-    """Every message QEMU sent in ``text``, attributed; ``role`` overrides transcript sides."""
-    pending: dict[str, deque[str | None]] = {}
+    """Every message QEMU sent in ``text`` (a client's log or a transcript), attributed;
+    ``role`` overrides transcript sides.  A cassette is read with
+    :meth:`fakeqemu.cassette.Cassette.parse` and :func:`read_entries`."""
+    pending: deque[str | None] = deque()
+    attribution = _Attribution(default_command, role)
     transcript: bool | None = None
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
@@ -81,30 +154,22 @@ def read_conversation(
             yield Unreadable(number, f"not JSON: {error}")
             continue
         if transcript is None:
+            if isinstance(value, dict) and "cassette" in value:
+                raise ValueError(
+                    f"line {number} is a cassette header: read a cassette with"
+                    " fakeqemu.cassette.Cassette.parse() and read_entries()"
+                )
             transcript = isinstance(value, dict) and {"dir", "raw"} <= value.keys()
         if not transcript:
-            queue = pending.setdefault("", deque())
             if _is_request(value):
-                queue.append(_command_of(line))
+                pending.append(_command_of(line))
             else:
-                yield Received(number, value, _classify(value, queue, default_command), role)
+                yield Received(number, value, _classify(value, pending, default_command), role)
             continue
         if not isinstance(value, dict) or not {"dir", "raw"} <= value.keys():
             yield Unreadable(number, "not a transcript entry (needs dir and raw)")
             continue
         side = str(value.get("side", ""))
-        queue = pending.setdefault(side, deque())
-        if value["dir"] == ">":
-            queue.append(_command_of(value["raw"]))
-            continue
-        try:
-            message = json.loads(value["raw"])
-        except ValueError as error:
-            yield Unreadable(number, f"raw is not JSON: {error}")
-            continue
-        yield Received(
-            number,
-            message,
-            _classify(message, queue, default_command),
-            role or SIDE_ROLES.get(side),
-        )
+        entry = _TranscriptLine(number, side, 0, value["dir"] == ">", value["raw"].encode())
+        if (item := attribution.read(entry)) is not None:
+            yield item

@@ -7,12 +7,10 @@ give the client the very bytes it got the first time.
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 from functools import partial
@@ -24,110 +22,17 @@ import trio.testing
 
 from fakeqemu.capture import running_qemu
 from fakeqemu.cassette import Cassette, mask_timestamps
-from fakeqemu.fake import FakeQemu, FakeQemuConfig
-from fakeqemu.record import RecordOptions, record
+from fakeqemu.record import RecordOptions
 from fakeqemu.replay import replay
-from fakeqemu.server import Endpoint, serve
+from fakeqemu.server import Endpoint
+from tests.backends.recording import (
+    SESSION,
+    record_session,
+    replay_session,
+    run_session,
+    served_fake,
+)
 from tests.recordings import RECORDINGS
-
-SESSION = [
-    b'{"execute": "qmp_capabilities"}',
-    b'{"execute": "query-status"}\n',
-    b'{"execute":"query-name","id":"abc"}',
-    b'{"execute": "stop"}\r\n',
-    b'{"execute": "cont"}',
-    b'{"execute": "nope", "id": 7}',
-    b'{"execute": "human-monitor-command", "arguments": {"command-line": "info status"}}',
-    b'{"execute": "quit"}',
-]
-
-
-def _replies(data: bytes | bytearray) -> int:
-    count = 0
-    for line in data.split(b"\n")[:-1]:
-        message = json.loads(line)
-        count += isinstance(message, dict) and ("return" in message or "error" in message)
-    return count
-
-
-def run_session(
-    address: str | tuple[str, int], requests: list[bytes], *, until_eof: bool = True
-) -> bytes:
-    """Everything a client gets: the greeting, each request's reply (and the events before
-    it), and (``until_eof``) what follows the last request until the monitor hangs up."""
-    received = bytearray()
-    family = socket.AF_UNIX if isinstance(address, str) else socket.AF_INET
-    with socket.socket(family) as sock:
-        sock.settimeout(10)
-        sock.connect(address)
-
-        def read_until(replies: int | None = None) -> None:
-            while not (b"\n" in received if replies is None else _replies(received) >= replies):
-                chunk = sock.recv(65536)
-                if not chunk:
-                    return
-                received.extend(chunk)
-
-        read_until()
-        for number, request in enumerate(requests, start=1):
-            sock.sendall(request)
-            read_until(replies=number)
-        while until_eof and (chunk := sock.recv(65536)):
-            received.extend(chunk)
-    return bytes(received)
-
-
-async def record_session(
-    tmp_path: Path, monitor: str, options: RecordOptions | None = None, *, tcp: bool = False
-) -> tuple[bytes, str]:
-    """The session through ``fakeqemu record``: what the client got, and the cassette."""
-    cassette = io.StringIO()
-    async with trio.open_nursery() as nursery:
-        proxy = Endpoint("tcp") if tcp else Endpoint("unix", path=str(tmp_path / "proxy.sock"))
-        listening = await nursery.start(
-            record, monitor, [proxy], cassette, options or RecordOptions()
-        )
-        received = await trio.to_thread.run_sync(run_session, listening.sockets[0], SESSION)
-        nursery.cancel_scope.cancel()
-    return received, cassette.getvalue()
-
-
-async def replay_session(
-    tmp_path: Path, cassette: str, requests: list[bytes] = SESSION
-) -> tuple[bytes, list[str]]:
-    """The same requests to ``fakeqemu replay``: what the client got, and the problems."""
-    address = str(tmp_path / "replay.sock")
-    endpoint = Endpoint("unix", path=address)
-    loaded = Cassette.parse(cassette.splitlines(), "session.cassette")
-    received = b""
-    problems: list[str] = []
-    async with trio.open_nursery() as nursery:
-
-        async def serve_cassette(task_status: trio.TaskStatus[object]) -> None:
-            problems.extend(
-                await replay(
-                    loaded,
-                    "session.cassette",
-                    [endpoint],
-                    report=lambda _: None,
-                    task_status=task_status,
-                )
-            )
-
-        listening = await nursery.start(serve_cassette)
-        assert listening is not None
-        received = await trio.to_thread.run_sync(run_session, address, requests)
-    return received, problems
-
-
-async def served_fake(nursery: trio.Nursery, tmp_path: Path, *, tcp: bool = False) -> str:
-    fake = FakeQemu(FakeQemuConfig(profile="10.0"))
-    endpoint = Endpoint("tcp") if tcp else Endpoint("unix", path=str(tmp_path / "q.sock"))
-    listening = await nursery.start(serve, fake, [endpoint])
-    if tcp:
-        host, port = listening.sockets[0]
-        return f"tcp:{host}:{port}"
-    return f"unix:{listening.sockets[0]}"
 
 
 @pytest.mark.parametrize("tcp", [False, True], ids=["unix", "tcp"])
