@@ -10,6 +10,7 @@ are QEMU's too (see :mod:`fakeqemu.signals`).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import socket
@@ -70,9 +71,10 @@ def _bind_all(
         for index, endpoint in enumerate(endpoints):
             if endpoint.kind == "unix":
                 assert endpoint.path is not None
-                bound[index], files[endpoint.path] = bind_unix_file(endpoint.path)
-                if signals is not None:
-                    signals.owns_socket_file(endpoint.path, files[endpoint.path])
+                with signals.startup_lock if signals is not None else contextlib.nullcontext():
+                    bound[index], files[endpoint.path] = bind_unix_file(endpoint.path)
+                    if signals is not None:
+                        signals.owns_socket_file(endpoint.path, files[endpoint.path])
             elif endpoint.kind == "tcp":
                 if (warning := endpoint.exposure_warning()) is not None:
                     print(f"fakeqemu: warning: {warning}", file=sys.stderr, flush=True)

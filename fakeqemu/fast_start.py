@@ -66,9 +66,9 @@ def bind_unix_file(path: str) -> tuple[socket.socket, FileId | None]:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(path)
         sock.bind(path)
-        created = file_id(path)
         # QEMU listens with a backlog of 1 and stops accepting while a client is connected.
         sock.listen(1)
+        created = file_id(path)
     except OSError as error:
         sock.close()
         reason = error.strerror or str(error)

@@ -52,7 +52,9 @@ class HostSignals:
     """
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
+        # Re-entrant: held around creating a socket file and registering it, so that a
+        # signal between the two cannot leave the file behind.
+        self._lock = threading.RLock()
         self._deliver: Deliver | None = None
         #: Socket files to remove if a signal comes before the server runs.
         self._files: dict[str, tuple[int, int] | None] = {}
@@ -62,6 +64,11 @@ class HostSignals:
     def owns_socket_file(self, path: str, file_id: tuple[int, int] | None) -> None:
         with self._lock:
             self._files[path] = file_id
+
+    @property
+    def startup_lock(self) -> threading.RLock:
+        """Hold while creating a socket file until :meth:`owns_socket_file` has it."""
+        return self._lock
 
     def hand_over(self, deliver: Deliver | None) -> None:
         """From now on signals go to ``deliver`` (None: end the process at once again)."""
