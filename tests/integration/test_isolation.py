@@ -23,6 +23,10 @@ from fakeqemu.server import Endpoint, serve
 from tests.backends.custom_backend import SteadyBackend
 from tests.qmp_client import Client
 
+#: The fakes' clock runs this much faster than real time (not autojump: with real
+#: sockets it could jump past a reply still in the kernel, to the test's deadline).
+RATE = 20
+
 
 def fail_on(command: str) -> Callable[[Request], None]:
     def observe(request: Request) -> None:
@@ -96,9 +100,10 @@ async def status_of(client: Client, *wanted: str) -> dict[str, Any]:
 
 
 async def test_failures_on_one_monitor_leave_a_running_migration_alone(
-    tmp_path: Path, autojump_clock: trio.testing.MockClock, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, mock_clock: trio.testing.MockClock, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """A failing command and a failing event delivery, mid-migration, on two clients."""
+    mock_clock.rate = RATE
     source = FakeQemu(FakeQemuConfig(memory=1 << 30))
     source.executor.observers.append(fail_on("query-name"))
     sessions: list[QmpSession] = []
@@ -138,8 +143,9 @@ class FailingBackend(SteadyBackend):
 
 
 async def test_a_failing_migration_task_fails_the_migration_not_the_server(
-    tmp_path: Path, autojump_clock: trio.testing.MockClock, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, mock_clock: trio.testing.MockClock, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    mock_clock.rate = RATE
     source = FakeQemu(FakeQemuConfig(backend_options={"seconds": "20"}), backend=FailingBackend)
     async with trio.open_nursery() as nursery:
         (controller,), dst = await migrating_pair(nursery, tmp_path, source)
