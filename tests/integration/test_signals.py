@@ -7,11 +7,13 @@ stderr, socket files removed, exit status 0.
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import signal
 import socket
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -157,3 +159,45 @@ def test_real_qemu_sends_the_same_shutdown_and_line(signo: int, tmp_path: Path) 
     assert mask_timestamps(fake_after) == mask_timestamps(real_after) == SHUTDOWN
     assert fake_stderr == real_stderr == kill_line(signo)
     assert proc.returncode == qemu.returncode == 0
+
+
+#: Runs `fakeqemu serve` on a pseudo-terminal and types Ctrl-C at it, as a user would.
+#: In a child interpreter, so that pytest's own process never forks.
+CTRL_C_AT_A_TERMINAL = r"""
+import os, pty, sys, time
+path = sys.argv[1]
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv(sys.executable, [sys.executable, "-m", "fakeqemu", "serve", "--unix", path])
+output = b""
+while b"\n" not in output:
+    output += os.read(fd, 4096)
+os.write(fd, b"\x03")
+while True:
+    try:
+        chunk = os.read(fd, 4096)
+    except OSError:
+        break
+    if not chunk:
+        break
+    output += chunk
+_, status = os.waitpid(pid, 0)
+sys.stdout.write(repr((output, os.waitstatus_to_exitcode(status))))
+"""
+
+
+def test_ctrl_c_at_a_terminal_has_no_sender_pid(tmp_path: Path) -> None:
+    """The kernel sends it: QEMU then prints the short line (observed on all three)."""
+    path = str(tmp_path / "m.sock")
+    done = subprocess.run(
+        [sys.executable, "-c", CTRL_C_AT_A_TERMINAL, path],
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        check=True,
+    )
+    output, status = ast.literal_eval(done.stdout)
+    assert status == 0
+    assert output.endswith(b"^Cqemu-system-x86_64: terminating on signal 2\r\n")
+    assert b"Traceback" not in output
+    assert not os.path.exists(path)
