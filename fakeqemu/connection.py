@@ -11,7 +11,7 @@
   a big batch before it reads gets every reply, in order, once it reads.  The
   memory a client can hold is bounded: :data:`INPUT_LIMIT` of requests read
   but not yet run (then reading pauses, which only a client that never reads
-  notices), the output budget plus the replies of one :data:`FEED_SLICE`, and
+  notices), the output budget plus the replies of one slice of input, and
   events: a client that leaves more than :data:`UNREAD_LIMIT` unread is
   disconnected (QEMU would buffer without limit).
 * **A failure ends this connection only.**  An exception while serving it (a
@@ -29,9 +29,9 @@ from fakeqemu.failures import report_failure
 from fakeqemu.fake import FakeQemu
 
 READ_SIZE = 65536
-#: Requests are run at most this many bytes of input at a time, so that a burst of
-#: requests with big replies (``query-qmp-schema``: 200 KB) overshoots the output
-#: budget by a few replies only.
+#: Requests are run about this many bytes of input at a time (at most twice as
+#: many), so that a burst of requests with big replies (``query-qmp-schema``:
+#: 250 KB) overshoots the output budget by a few replies only.
 FEED_SLICE = 512
 #: Run no more requests while this much output waits to be written.
 OUTPUT_BUDGET = 1 << 20
@@ -206,7 +206,7 @@ class MonitorConnection:
             if self._broken():
                 return
             start = self._inbox_start
-            end = min(start + FEED_SLICE, len(inbox))
+            end = _slice_end(inbox, start)
             self._inbox_start = end
             fed += end - start
             self.session.receive_data(bytes(inbox[start:end]))
@@ -218,6 +218,26 @@ class MonitorConnection:
                 del inbox[: self._inbox_start]
                 self._inbox_start = 0
             self._room.set()
+
+
+def _slice_end(inbox: bytearray, start: int) -> int:
+    """Where the slice from ``start`` ends: about FEED_SLICE on, just after a ``}``.
+
+    Cutting after a closing brace (and the braces right after it) usually cuts
+    between two messages, which the streamer decodes on its fast path; a cut
+    inside a message is still correct, only slower.
+    """
+    size = len(inbox)
+    end = start + FEED_SLICE
+    if end >= size:
+        return size
+    close = inbox.find(b"}", end - 1, min(end + FEED_SLICE, size))
+    if close == -1:
+        return end
+    end = close + 1
+    while end < size and inbox[end] == 0x7D:
+        end += 1
+    return end
 
 
 async def serve_connection(
