@@ -18,7 +18,6 @@ convenience that QEMU does not offer, a unit may also be written ``GB`` or
 from __future__ import annotations
 
 import re
-from fractions import Fraction
 
 __all__ = ["parse_memory", "parse_size"]
 
@@ -51,11 +50,14 @@ def parse_size(text: str, default_unit: str = "B") -> int:
         raise ValueError(f"expected {_HINT}, got {text!r}")
     unit = (match["unit"] or default_unit).upper()[0]
     multiplier = _MULTIPLIERS[unit]
-    fraction = Fraction(f"0{match['fraction']}") if match["fraction"] else Fraction(0)
-    if fraction and multiplier == 1:
+    digits = (match["fraction"] or ".")[1:]
+    if digits.strip("0") and multiplier == 1:
         raise ValueError(f"a fraction needs a unit (K, M, G, ...), got {text!r}")
-    exact = (int(match["whole"]) + fraction) * multiplier
-    size = int(exact + Fraction(1, 2))  # QEMU rounds half a byte up
+    # Exact in integers (no float, no fractions module on the start-up path):
+    # whole.digits * multiplier, half a byte rounded up as QEMU rounds it.
+    scale = 10 ** len(digits)
+    numerator = (int(match["whole"]) * scale + int(digits or "0")) * multiplier
+    size = (2 * numerator + scale) // (2 * scale)
     if size >= _LIMIT:
         raise ValueError(f"a size must be below 2^64 bytes, got {text!r}")
     return size
