@@ -55,7 +55,7 @@ def parse_size(text: str, default_unit: str = "B") -> int:
         raise ValueError(f"a fraction needs a unit (K, M, G, ...), got {text!r}")
     # Exact in integers (no float, no fractions module on the start-up path):
     # whole.digits * multiplier, half a byte rounded up as QEMU rounds it.
-    scale = 10 ** len(digits)
+    scale: int = 10 ** len(digits)
     numerator = (int(match["whole"]) * scale + int(digits or "0")) * multiplier
     size = (2 * numerator + scale) // (2 * scale)
     if size >= _LIMIT:
