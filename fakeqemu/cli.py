@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import threading
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -119,10 +120,10 @@ def _capture(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     """The ``fakeqemu`` command; ``argv`` None: this process's own command line."""
     signals = None
-    if argv is None and sys.argv[1:2] == ["serve"]:
+    command = sys.argv[1:2] if argv is None else argv[:1]
+    if command == ["serve"] and threading.current_thread() is threading.main_thread():
         # Before anything else: a signal at any moment from here on ends `serve` as
-        # it ends QEMU (fakeqemu.signals).  Only for the process's own command line,
-        # so that calling main() from a program leaves that program's signals alone.
+        # it ends QEMU (fakeqemu.signals).
         from fakeqemu.signals import HostSignals
 
         signals = HostSignals()
@@ -133,6 +134,12 @@ def main(argv: list[str] | None = None) -> int:
         # (Python's documented way: point stdout at /dev/null so the exit flush is quiet).
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
+    finally:
+        if signals is not None and argv is not None:
+            # A program called main() and goes on: its signals are its own again.  (The
+            # `fakeqemu` process itself keeps them blocked to the end: a second signal
+            # during shutdown changes nothing, as in QEMU.)
+            signals.release()
 
 
 def _run(args: argparse.Namespace, signals: HostSignals | None) -> int:

@@ -58,8 +58,21 @@ class HostSignals:
         self._deliver: Deliver | None = None
         #: Socket files to remove if a signal comes before the server runs.
         self._files: dict[str, tuple[int, int] | None] = {}
-        signal.pthread_sigmask(signal.SIG_BLOCK, TERMINATING)
-        threading.Thread(target=self._wait, name="fakeqemu-signals", daemon=True).start()
+        self._released = False
+        self._previous_mask = signal.pthread_sigmask(signal.SIG_BLOCK, TERMINATING)
+        self._waiter = threading.Thread(target=self._wait, name="fakeqemu-signals", daemon=True)
+        self._waiter.start()
+
+    def release(self) -> None:
+        """Give the signals back as they were (``main()`` may be called by a program
+        that goes on afterwards, or by a test)."""
+        with self._lock:
+            self._released = True
+        if self._waiter.ident is not None and self._waiter.is_alive():
+            # Wakes the waiter (a signal sent to that thread alone), which then ends.
+            signal.pthread_kill(self._waiter.ident, signal.SIGHUP)
+            self._waiter.join(timeout=5)
+        signal.pthread_sigmask(signal.SIG_SETMASK, self._previous_mask)
 
     def owns_socket_file(self, path: str, file_id: tuple[int, int] | None) -> None:
         with self._lock:
@@ -79,6 +92,8 @@ class HostSignals:
         info = signal.sigwaitinfo(TERMINATING)
         signo, pid = info.si_signo, info.si_pid
         with self._lock:
+            if self._released:
+                return
             deliver = self._deliver
             if deliver is None:
                 self._terminate_now(signo, pid)

@@ -14,10 +14,12 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
 
+from fakeqemu.cli import main
 from tests.integration.processes import (
     TIMEOUT,
     my_name,
@@ -201,3 +203,10 @@ def test_ctrl_c_at_a_terminal_has_no_sender_pid(tmp_path: Path) -> None:
     assert output.endswith(b"^Cqemu-system-x86_64: terminating on signal 2\r\n")
     assert b"Traceback" not in output
     assert not os.path.exists(path)
+
+
+def test_a_program_that_calls_main_gets_its_signals_back() -> None:
+    before = signal.pthread_sigmask(signal.SIG_BLOCK, [])
+    assert main(["serve"]) == 2  # no monitor: a usage error, after the signals were taken
+    assert signal.pthread_sigmask(signal.SIG_BLOCK, []) == before
+    assert not [t for t in threading.enumerate() if t.name == "fakeqemu-signals"]
