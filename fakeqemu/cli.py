@@ -7,40 +7,23 @@ quickly: start-up time is one of the figures users compare with QEMU.
 from __future__ import annotations
 
 import argparse
-import json
-import socket
+import os
 import sys
+import threading
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from fakeqemu.endpoints import Endpoint
-    from fakeqemu.fake import FakeQemu
+    from fakeqemu.signals import HostSignals
 
 
-def _parse_tcp(value: str) -> tuple[str, int]:
-    host, sep, port = value.rpartition(":")
-    if not sep or not port.isdigit():
-        raise argparse.ArgumentTypeError(f"expected HOST:PORT, got {value!r}")
-    return (host.strip("[]") or "127.0.0.1", int(port))
+def _parse_memory(value: str) -> int:
+    """QEMU's ``-m``: a number of MiB, or a size with a unit (fakeqemu.sizes)."""
+    from fakeqemu.sizes import parse_memory
 
-
-_SIZE_UNITS = {"": 1 << 20, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
-
-
-def _parse_size(value: str) -> int:
-    """QEMU's ``-m``: a number of MiB, or with a K/M/G/T suffix."""
-    text = value.strip().upper().removesuffix("B")
-    unit = text[-1:] if text[-1:] in "KMGT" else ""
-    number = text[: len(text) - len(unit)]
     try:
-        size = int(float(number) * _SIZE_UNITS[unit])
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected a size like 128M or 4G, got {value!r}"
-        ) from None
-    if size <= 0:
-        raise argparse.ArgumentTypeError(f"the size must be positive, got {value!r}")
-    return size
+        return parse_memory(value)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -57,9 +40,13 @@ def build_parser() -> argparse.ArgumentParser:
         choices=("old", "new"),
         help="query-migrate shape: old = today's releases, new = the destination-stats patch",
     )
+    from fakeqemu.cli_cassettes import add_backend_arguments, parse_tcp_argument
+
     where = serve.add_argument_group("monitors (at least one; each may be repeated)")
     where.add_argument("--unix", action="append", default=[], metavar="PATH")
-    where.add_argument("--tcp", action="append", default=[], type=_parse_tcp, metavar="HOST:PORT")
+    where.add_argument(
+        "--tcp", action="append", default=[], type=parse_tcp_argument, metavar="HOST:PORT"
+    )
     where.add_argument(
         "--connect",
         action="append",
@@ -71,7 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("-S", dest="start_paused", action="store_true", help="start in prelaunch")
     serve.add_argument("--incoming", metavar="defer|URI", help="wait for an incoming migration")
     serve.add_argument(
-        "--memory", "-m", default="128M", type=_parse_size, help="guest RAM (default 128M)"
+        "--memory", "-m", default="128M", type=_parse_memory, help="guest RAM (default 128M)"
     )
     serve.add_argument(
         "--speed",
@@ -81,8 +68,6 @@ def build_parser() -> argparse.ArgumentParser:
         help="run the fake's clock FACTOR times faster than real time",
     )
     serve.add_argument("-v", "--verbose", action="store_true", help="log each command served")
-    from fakeqemu.cli_cassettes import add_backend_arguments
-
     add_backend_arguments(serve)
 
     sub.add_parser("profiles", help="list the QEMU releases fakeqemu imitates")
@@ -99,163 +84,6 @@ def build_parser() -> argparse.ArgumentParser:
     add_contracts_parser(sub)
     add_cassette_parsers(sub)
     return parser
-
-
-def _endpoints(args: argparse.Namespace) -> list[Endpoint]:
-    from fakeqemu.endpoints import Endpoint
-
-    endpoints = [Endpoint("unix", path=path) for path in args.unix]
-    endpoints += [Endpoint("tcp", host=host, port=port) for host, port in args.tcp]
-    endpoints += [Endpoint("connect", path=path) for path in args.connect]
-    return endpoints
-
-
-def _log_commands(fake: FakeQemu) -> None:
-    """``-v``: every command served and every event raised, on stderr, as they happen."""
-    from fakeqemu.model.events import Event
-    from fakeqemu.protocol.encoder import encode_value
-    from fakeqemu.protocol.session import Request
-
-    def log(request: Request) -> None:
-        args = f" {encode_value(request.arguments)}" if request.arguments else ""
-        print(f"fakeqemu: {request.command}{args}", file=sys.stderr, flush=True)
-
-    def log_event(event: Event) -> None:
-        data = f" {encode_value(event.data)}" if event.data else ""
-        print(f"fakeqemu: event {event.name}{data}", file=sys.stderr, flush=True)
-
-    fake.executor.observers.append(log)
-    fake.vm.events.subscribe(log_event)
-
-
-def _bind_all(endpoints: list[Endpoint]) -> tuple[dict[int, socket.socket], list[str]]:
-    """Bind every listening monitor now, with the standard library (see fast_start)."""
-    from fakeqemu.fast_start import bind_tcp, bind_unix
-
-    bound: dict[int, socket.socket] = {}
-    addresses = []
-    for index, endpoint in enumerate(endpoints):
-        if endpoint.kind == "unix":
-            assert endpoint.path is not None
-            bound[index] = bind_unix(endpoint.path)
-            addresses.append(endpoint.describe())
-        elif endpoint.kind == "tcp":
-            bound[index] = bind_tcp(endpoint.host, endpoint.port)
-            addresses.append(endpoint.describe(bound[index].getsockname()[1]))
-        else:
-            addresses.append(endpoint.describe())
-    return bound, addresses
-
-
-def _load_fake(args: argparse.Namespace) -> FakeQemu:
-    """Everything heavy: trio, the commands, the profile's data."""
-    import trio  # noqa: F401 - imported here, in the loader thread, to be ready early
-
-    from fakeqemu.fake import FakeQemu, FakeQemuConfig
-
-    fake = FakeQemu(
-        FakeQemuConfig(
-            profile=args.profile,
-            shape=args.shape,
-            name=args.name,
-            start_paused=args.start_paused,
-            incoming=args.incoming,
-            memory=args.memory,
-            backend=args.backend,
-            backend_options=dict(args.backend_opt),
-            seed=args.seed,
-        )
-    )
-    if args.verbose:
-        _log_commands(fake)
-    return fake
-
-
-def _serve(args: argparse.Namespace) -> int:
-    from fakeqemu.fast_start import PROFILE_NAMES, greet_while_loading, greeting_bytes
-
-    endpoints = _endpoints(args)
-    if not endpoints:
-        print("fakeqemu serve: give at least one of --unix, --tcp, --connect", file=sys.stderr)
-        return 2
-    if args.profile not in PROFILE_NAMES:
-        known = ", ".join(PROFILE_NAMES)
-        print(
-            f"fakeqemu serve: unknown profile {args.profile!r}; known profiles: {known}",
-            file=sys.stderr,
-        )
-        return 2
-    if args.speed <= 0:
-        print("fakeqemu serve: --speed must be positive", file=sys.stderr)
-        return 2
-    from fakeqemu.cli_cassettes import check_backend
-
-    if (problem := check_backend(args)) is not None:
-        print(f"fakeqemu serve: {problem}", file=sys.stderr)
-        return 2
-    greeting = greeting_bytes(args.profile)
-    try:
-        bound, addresses = _bind_all(endpoints)
-    except OSError as error:
-        print(f"fakeqemu serve: {error}", file=sys.stderr)
-        return 1
-    version = greeting.split(b'"qemu": ', 1)[1]
-    triple = json.loads(version[: version.index(b"}") + 1])
-    print(
-        f"fakeqemu: QEMU {triple['major']}.{triple['minor']}.{triple['micro']} "
-        f"(profile {args.profile}, shape {args.shape}) on {', '.join(addresses)}",
-        flush=True,
-    )
-    indexes = sorted(bound)
-    fake, early = greet_while_loading(
-        [bound[i] for i in indexes], greeting, lambda: _load_fake(args)
-    )
-    greeted = {indexes[position]: conn for position, conn in early.items()}
-    return _run_server(fake, endpoints, bound, greeted, args.speed)
-
-
-def _run_server(
-    fake: FakeQemu,
-    endpoints: list[Endpoint],
-    bound: dict[int, socket.socket],
-    greeted: dict[int, socket.socket],
-    speed: float,
-) -> int:
-    import signal
-
-    import trio
-    import trio.testing
-
-    from fakeqemu.server import Listening, serve
-
-    async def main() -> None:
-        with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-            async with trio.open_nursery() as nursery:
-
-                async def serve_then_stop(task_status: trio.TaskStatus[Listening]) -> None:
-                    # After `quit`, serve() returns; stop watching for signals too.
-                    await serve(
-                        fake, endpoints, prebound=bound, greeted=greeted, task_status=task_status
-                    )
-                    nursery.cancel_scope.cancel()
-
-                async def stop_on_signal() -> None:
-                    async for _ in signals:
-                        nursery.cancel_scope.cancel()
-                        return
-
-                nursery.start_soon(stop_on_signal)
-                await nursery.start(serve_then_stop)
-
-    # A scaled clock: every timer of the fake runs FACTOR times faster.
-    clock = trio.testing.MockClock(rate=speed) if speed != 1.0 else None
-    try:
-        trio.run(main, clock=clock)
-    except OSError as error:
-        print(f"fakeqemu serve: {error}", file=sys.stderr)
-        return 1
-    # A failed incoming migration ends QEMU with status 1; so it does here.
-    return fake.vm.exit_status or 0
 
 
 def _profiles() -> int:
@@ -290,9 +118,35 @@ def _capture(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    """The ``fakeqemu`` command; ``argv`` None: this process's own command line."""
+    signals = None
+    command = sys.argv[1:2] if argv is None else argv[:1]
+    if command == ["serve"] and threading.current_thread() is threading.main_thread():
+        # Before anything else: a signal at any moment from here on ends `serve` as
+        # it ends QEMU (fakeqemu.signals).
+        from fakeqemu.signals import HostSignals
+
+        signals = HostSignals()
+    try:
+        return _run(build_parser().parse_args(argv), signals)
+    except BrokenPipeError:
+        # `fakeqemu contracts diff ... | head`: the reader left; say nothing more
+        # (Python's documented way: point stdout at /dev/null so the exit flush is quiet).
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+    finally:
+        if signals is not None and argv is not None:
+            # A program called main() and goes on: its signals are its own again.  (The
+            # `fakeqemu` process itself keeps them blocked to the end: a second signal
+            # during shutdown changes nothing, as in QEMU.)
+            signals.release()
+
+
+def _run(args: argparse.Namespace, signals: HostSignals | None) -> int:
     if args.command == "serve":
-        return _serve(args)
+        from fakeqemu.cli_serve import run_serve
+
+        return run_serve(args, signals)
     if args.command == "capture":
         return _capture(args)
     if args.command in ("record", "replay"):

@@ -12,11 +12,14 @@ from functools import partial
 from typing import Any
 
 
-def _parse_tcp(value: str) -> tuple[str, int]:
-    host, sep, port = value.rpartition(":")
-    if not sep or not port.isdigit():
-        raise argparse.ArgumentTypeError(f"expected HOST:PORT, got {value!r}")
-    return (host.strip("[]") or "127.0.0.1", int(port))
+def parse_tcp_argument(value: str) -> tuple[str, int]:
+    """``--tcp HOST:PORT`` for argparse (fakeqemu.endpoints.parse_tcp)."""
+    from fakeqemu.endpoints import parse_tcp
+
+    try:
+        return parse_tcp(value)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def _parse_option(value: str) -> tuple[str, str]:
@@ -92,7 +95,9 @@ def check_backend(args: argparse.Namespace) -> str | None:
 def _add_endpoints(parser: argparse.ArgumentParser, what: str) -> None:
     where = parser.add_argument_group(f"where {what} listens (at least one)")
     where.add_argument("--unix", action="append", default=[], metavar="PATH")
-    where.add_argument("--tcp", action="append", default=[], type=_parse_tcp, metavar="HOST:PORT")
+    where.add_argument(
+        "--tcp", action="append", default=[], type=parse_tcp_argument, metavar="HOST:PORT"
+    )
     parser.add_argument("--once", action="store_true", help="stop once the first client has gone")
 
 

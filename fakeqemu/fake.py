@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from fakeqemu.backends import BackendChoice, BackendFactory
 from fakeqemu.commands import Executor, all_commands
-from fakeqemu.model.events import EventBus, WallClock
+from fakeqemu.model.events import Event, EventBus, WallClock
 from fakeqemu.model.machine import VirtualMachine
 from fakeqemu.profiles import Profile, get_profile
 from fakeqemu.protocol.json_stream import JsonDialect
@@ -43,6 +43,8 @@ class FakeQemuConfig:
         if self.shape not in SHAPES:
             raise ValueError(f"unknown shape {self.shape!r}; expected one of {', '.join(SHAPES)}")
         get_profile(self.profile)
+        if isinstance(self.memory, bool) or not isinstance(self.memory, int) or self.memory <= 0:
+            raise ValueError(f"memory is a positive number of bytes, got {self.memory!r}")
 
 
 class FakeQemu:
@@ -80,6 +82,8 @@ class FakeQemu:
         self.executor = Executor(self.vm, all_commands())
         #: Called with every new monitor session (journals watch its replies here).
         self.session_observers: list[Callable[[QmpSession], None]] = []
+        #: Each open session's event listener, to unsubscribe it when the session ends.
+        self._listeners: dict[QmpSession, Callable[[Event], None]] = {}
         self._dialect = JsonDialect(
             error_locations=self.profile.json_error_locations,
             skip_rest_after_limit_error=self.profile.json_skip_rest_after_limit_error,
@@ -90,9 +94,18 @@ class FakeQemu:
         return {"QMP": {"version": self.profile.version, "capabilities": capabilities}}
 
     def open_session(
-        self, on_output: Callable[[], None] | None = None, *, greeting_sent: bool = False
+        self,
+        on_output: Callable[[], None] | None = None,
+        *,
+        greeting_sent: bool = False,
+        on_failure: Callable[[Exception], None] | None = None,
     ) -> QmpSession:
-        """A new monitor connection: greeting queued (unless sent already), events subscribed."""
+        """A new monitor connection: greeting queued (unless sent already), events subscribed.
+
+        ``on_failure``: called instead of raising when delivering an event to this
+        session fails, so that whoever raised the event (another monitor's command,
+        a migration task) goes on; the server then ends this connection only.
+        """
         session = QmpSession(
             greeting=self.greeting(),
             executor=self.executor,
@@ -100,13 +113,28 @@ class FakeQemu:
             on_output=on_output,
             greeting_sent=greeting_sent,
         )
-        self.vm.events.subscribe(session.on_event)
+        listener: Callable[[Event], None] = session.on_event
+        if on_failure is not None:
+            report = on_failure
+
+            def guarded(event: Event) -> None:
+                try:
+                    session.on_event(event)
+                except Exception as error:
+                    report(error)
+
+            listener = guarded
+
+        self._listeners[session] = listener
+        self.vm.events.subscribe(listener)
         for observe in self.session_observers:
             observe(session)
         return session
 
     def close_session(self, session: QmpSession) -> None:
-        self.vm.events.unsubscribe(session.on_event)
+        listener = self._listeners.pop(session, None)
+        if listener is not None:
+            self.vm.events.unsubscribe(listener)
 
     @property
     def quit_requested(self) -> bool:

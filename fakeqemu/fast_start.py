@@ -43,22 +43,68 @@ def greeting_bytes(profile: str) -> bytes:
     return encode_message({"QMP": {"version": version, "capabilities": ["oob"]}})
 
 
+#: (st_dev, st_ino) of a socket file, to remove only the file we created.
+FileId = tuple[int, int]
+
+
 def bind_unix(path: str) -> socket.socket:
+    """QEMU's way: unlink whatever is at ``path``, then bind; warn if it was alive."""
+    return bind_unix_file(path)[0]
+
+
+def bind_unix_file(path: str) -> tuple[socket.socket, FileId | None]:
+    """:func:`bind_unix`, and the identity of the socket file it created.
+
+    Raises :class:`OSError` with a message that names ``path``.
+    """
+    if os.path.exists(path):
+        from fakeqemu.sockets import warn_if_served
+
+        warn_if_served(path)
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    with contextlib.suppress(FileNotFoundError):
-        os.unlink(path)
-    sock.bind(path)
-    # QEMU listens with a backlog of 1 and stops accepting while a client is connected.
-    sock.listen(1)
-    return sock
+    try:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
+        sock.bind(path)
+        # QEMU listens with a backlog of 1 and stops accepting while a client is connected.
+        sock.listen(1)
+        created = file_id(path)
+    except OSError as error:
+        sock.close()
+        reason = error.strerror or str(error)
+        raise OSError(error.errno, f"Failed to bind socket to {path}: {reason}") from None
+    return sock, created
+
+
+def file_id(path: str) -> FileId | None:
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return None
+    return (stat.st_dev, stat.st_ino)
+
+
+def remove_socket_file(path: str, created: FileId | None) -> None:
+    """Remove ``path`` if it is still the file we created (another process may have
+    taken the path over since: its socket is not ours to delete)."""
+    if created is not None and file_id(path) == created:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
 
 
 def bind_tcp(host: str, port: int) -> socket.socket:
+    """Raises :class:`OSError` with a message that names the address."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
-    sock.listen(1)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(1)
+    except OSError as error:
+        sock.close()
+        reason = error.strerror or str(error)
+        where = f"[{host}]:{port}" if family == socket.AF_INET6 else f"{host}:{port}"
+        raise OSError(error.errno, f"Failed to bind socket to {where}: {reason}") from None
     return sock
 
 

@@ -27,6 +27,7 @@ from fakeqemu.fake import FakeQemu, FakeQemuConfig
 from fakeqemu.journal import Journal
 from fakeqemu.model.machine import VirtualMachine
 from fakeqemu.server import Endpoint, Listening, serve
+from fakeqemu.sizes import parse_memory
 from fakeqemu.testing import TrioThread, VirtualWallClock, advance_clock
 
 T = TypeVar("T")
@@ -51,7 +52,8 @@ class FakeSettings:
     role: str = "source"
     name: str | None = None
     start_paused: bool = False
-    memory: int = 128 << 20
+    #: Guest RAM: bytes, or a string spelt as ``fakeqemu serve --memory`` takes it ("4G").
+    memory: int | str = 128 << 20
     #: Where the monitor listens: a unix socket, or TCP on a free loopback port.
     monitor: str = "unix"
     #: Threaded fakes only: how much faster than real time their clock runs.
@@ -62,6 +64,9 @@ class FakeSettings:
     seed: int | None = None
 
     def __post_init__(self) -> None:
+        if isinstance(self.memory, str):
+            # The CLI's own parser, so "4G" or "512" (MiB) mean here what they mean there.
+            object.__setattr__(self, "memory", parse_memory(self.memory))
         if self.role not in ROLES:
             raise ValueError(f"unknown role {self.role!r}; expected one of {', '.join(ROLES)}")
         if self.monitor not in MONITORS:
@@ -79,7 +84,7 @@ class FakeSettings:
             name=self.name,
             start_paused=self.start_paused,
             incoming="defer" if role == "destination" else None,
-            memory=self.memory,
+            memory=int(self.memory),
             backend=self.backend,
             backend_options=dict(self.backend_options),
             seed=self.seed,

@@ -14,12 +14,14 @@ import errno
 import json
 import os
 import socket
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 import trio
 
 from fakeqemu.errors import QmpError
+from fakeqemu.failures import qemu_error_report, report_failure
+from fakeqemu.fast_start import file_id, remove_socket_file
 
 if TYPE_CHECKING:
     from fakeqemu.model.incoming import IncomingMigration
@@ -37,6 +39,8 @@ def parse_socket_uri(uri: str) -> tuple[str, str, int]:
         return "unix", rest, 0
     if scheme == "tcp":
         host, _, port = rest.rpartition(":")
+        if not port.isdigit() or int(port) > 65535:
+            raise QmpError(f"error parsing address '{rest}'")
         return "tcp", host.strip("[]"), int(port)
     raise QmpError(f"fakeqemu migrates over tcp: and unix: only, not {scheme}:")
 
@@ -73,6 +77,7 @@ class TrioMigrationTransport:
         except OSError as error:
             sock.close()
             raise QmpError(f"Failed to bind socket: {os.strerror(error.errno or 0)}") from None
+        created = file_id(host) if kind == "unix" else None
         sock.listen(1)
         if kind == "tcp":
             bound_host, bound_port = sock.getsockname()[:2]
@@ -81,25 +86,66 @@ class TrioMigrationTransport:
             addresses = [
                 {"port": str(bound_port), version: True, "host": bound_host, "type": "inet"}
             ]
-        self._nursery.start_soon(
+        self._start_guarded(
+            "the incoming migration task failed",
             self._run_incoming,
             trio.socket.from_stdlib_socket(sock),
             incoming,
-            host if kind == "unix" else None,
+            (host, created) if kind == "unix" else None,
+            on_failure=lambda: incoming.stream_broken(
+                "load of migration failed: Input/output error"
+            ),
         )
         return addresses
 
-    async def _run_incoming(
-        self, listener: trio.socket.SocketType, incoming: IncomingMigration, path: str | None
+    def _start_guarded(
+        self,
+        what: str,
+        task: Callable[..., Awaitable[None]],
+        *args: Any,
+        on_failure: Callable[[], None],
     ) -> None:
+        """Run ``task`` in the server's nursery; an exception fails the migration only."""
+
+        async def guarded() -> None:
+            try:
+                await task(*args)
+            except Exception as error:
+                report_failure(f"{what}; the migration fails, the server goes on", error)
+                try:
+                    on_failure()
+                except Exception as again:
+                    report_failure("failing the migration failed too", again)
+                self._exit_if_asked()
+
+        self._nursery.start_soon(guarded)
+
+    def _exit_if_asked(self) -> None:
+        if self._vm.exit_status is not None:
+            incoming = self._vm.incoming_migration
+            if incoming is not None and incoming.error_desc:
+                # process_incoming_migration_co(): error_report_err(), then exit(1).
+                qemu_error_report(incoming.error_desc)
+            self._on_exit()
+
+    async def _run_incoming(
+        self,
+        listener: trio.socket.SocketType,
+        incoming: IncomingMigration,
+        socket_file: tuple[str, tuple[int, int] | None] | None,
+    ) -> None:
+        # QEMU keeps a unix listener's file while the migration runs, and removes it
+        # with the listener when the incoming migration ends.
         try:
             with listener:
                 conn, _ = await listener.accept()
+                await self._receive(trio.SocketStream(conn), incoming)
         finally:
-            if path is not None:
-                with contextlib.suppress(OSError):
-                    os.unlink(path)
-        stream = trio.SocketStream(conn)
+            if socket_file is not None:
+                remove_socket_file(*socket_file)
+        self._exit_if_asked()
+
+    async def _receive(self, stream: trio.SocketStream, incoming: IncomingMigration) -> None:
         incoming.source_connected(trio.current_time())
         buffer = b""
         try:
@@ -118,8 +164,6 @@ class TrioMigrationTransport:
             pass
         if incoming.status != "completed":
             incoming.stream_broken("load of migration failed: Input/output error")
-        if self._vm.exit_status is not None:
-            self._on_exit()
 
     def _receive_line(self, incoming: IncomingMigration, line: bytes) -> None:
         try:
@@ -134,7 +178,15 @@ class TrioMigrationTransport:
     # -- source ---------------------------------------------------------------------
 
     def connect(self, uri: str, outgoing: OutgoingMigration) -> None:
-        self._nursery.start_soon(self._run_outgoing, uri, outgoing)
+        self._start_guarded(
+            "the outgoing migration task failed",
+            self._run_outgoing,
+            uri,
+            outgoing,
+            on_failure=lambda: outgoing.fail(
+                trio.current_time(), "fakeqemu: the migration task failed (see its stderr)"
+            ),
+        )
 
     async def _open(self, uri: str) -> trio.abc.Stream:
         kind, host, port = parse_socket_uri(uri)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import IO
@@ -149,6 +150,7 @@ def listening_on(
     listeners: list[trio.socket.SocketType] = []
     try:
         for endpoint in endpoints:
+            plain: socket.socket
             if endpoint.kind == "unix" and endpoint.path:
                 plain = bind_unix(endpoint.path)
             else:

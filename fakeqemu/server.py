@@ -8,23 +8,26 @@ monitors dial a listening client once, as QEMU does with ``server=off``.
 
 from __future__ import annotations
 
-import contextlib
-import errno
-import os
 import socket
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import trio
 
+from fakeqemu.connection import MonitorConnection, serve_connection
 from fakeqemu.endpoints import Endpoint
+from fakeqemu.errors import FakeQemuError
+from fakeqemu.failures import report_failure
 from fakeqemu.fake import FakeQemu
-from fakeqemu.fast_start import bind_tcp, bind_unix
+from fakeqemu.fast_start import FileId, bind_tcp, bind_unix_file, remove_socket_file
 from fakeqemu.migration_link import TrioMigrationTransport
 
-__all__ = ["Endpoint", "Listening", "serve", "serve_connection"]
+__all__ = ["Endpoint", "Listening", "ServeControl", "serve", "serve_connection"]
 
-READ_SIZE = 65536
+#: On a host signal, how long the monitors get to write the SHUTDOWN event (and
+#: whatever precedes it) before the process goes: QEMU does not wait for a client
+#: that does not read.
+SIGNAL_FLUSH_SECONDS = 1.0
 
 
 @dataclass
@@ -36,65 +39,26 @@ class Listening:
     sockets: list[str | tuple[str, int]]
 
 
-def _bind(endpoint: Endpoint) -> socket.socket:
+class StartupError(FakeQemuError):
+    """A monitor or ``-incoming`` could not be set up; the message names which."""
+
+
+@dataclass
+class ServeControl:
+    """How a caller stops :func:`serve` as a host signal stops QEMU."""
+
+    #: Set (from the trio thread) to shut down: SHUTDOWN ``host-signal`` to every
+    #: negotiated client, their output flushed (briefly), then every task ends.
+    host_signal: trio.Event = field(default_factory=trio.Event)
+    #: The connections being served, with their counters (see MonitorConnection).
+    connections: set[MonitorConnection] = field(default_factory=set)
+
+
+def _bind(endpoint: Endpoint) -> tuple[socket.socket, FileId | None]:
     if endpoint.kind == "unix":
         assert endpoint.path is not None
-        return bind_unix(endpoint.path)
-    return bind_tcp(endpoint.host, endpoint.port)
-
-
-async def serve_connection(
-    fake: FakeQemu, stream: trio.abc.Stream, *, greeting_sent: bool = False
-) -> None:
-    """Run one monitor session until the client leaves or ``quit`` is served.
-
-    A client that vanishes mid-write or mid-read only ends its own session:
-    stream errors are caught inside each task, so they never reach the
-    listener and the monitor goes on to its next client.
-    """
-    output_ready = trio.Event()
-    drained = trio.Event()
-
-    def ring() -> None:
-        output_ready.set()
-
-    session = fake.open_session(on_output=ring, greeting_sent=greeting_sent)
-    ring()
-
-    async def writer(done: trio.CancelScope) -> None:
-        nonlocal output_ready, drained
-        with contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError):
-            while True:
-                await output_ready.wait()
-                output_ready = trio.Event()
-                data = session.data_to_send()
-                if data:
-                    await stream.send_all(data)
-                drained.set()
-                drained = trio.Event()
-                if session.closing:
-                    break
-        done.cancel()
-
-    async def reader() -> None:
-        with contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError):
-            while True:
-                while not session.wants_input:
-                    await drained.wait()
-                data = await stream.receive_some(READ_SIZE)
-                if not data:
-                    return
-                session.receive_data(bytes(data))
-
-    try:
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(writer, nursery.cancel_scope)
-            await reader()
-            nursery.cancel_scope.cancel()
-    finally:
-        fake.close_session(session)
-        with trio.CancelScope(shield=True):
-            await stream.aclose()
+        return bind_unix_file(endpoint.path)
+    return bind_tcp(endpoint.host, endpoint.port), None
 
 
 async def _serve_listener(
@@ -103,23 +67,61 @@ async def _serve_listener(
     on_connection: Callable[[], None],
     quit_served: trio.Event,
     greeted: socket.socket | None,
+    control: ServeControl,
 ) -> None:
     if greeted is not None:
         stream = trio.SocketStream(trio.socket.from_stdlib_socket(greeted))
-        await serve_connection(fake, stream, greeting_sent=True)
+        await _serve_one(fake, stream, control, greeting_sent=True)
     while not fake.quit_requested:
-        conn, _ = await sock.accept()
+        try:
+            conn, _ = await sock.accept()
+        except OSError as error:
+            # Out of descriptors, say: this client waits, the server goes on.
+            report_failure("accepting a monitor client failed; retrying", error)
+            await trio.sleep(0.1)
+            continue
         on_connection()
-        await serve_connection(fake, trio.SocketStream(conn))
+        await _serve_one(fake, trio.SocketStream(conn), control)
     quit_served.set()
 
 
-async def _serve_connect(fake: FakeQemu, endpoint: Endpoint, quit_served: trio.Event) -> None:
-    assert endpoint.path is not None
-    stream = await trio.open_unix_socket(endpoint.path)
-    await serve_connection(fake, stream)
+async def _serve_one(
+    fake: FakeQemu, stream: trio.abc.Stream, control: ServeControl, *, greeting_sent: bool = False
+) -> None:
+    connection = MonitorConnection(fake, stream, greeting_sent=greeting_sent)
+    control.connections.add(connection)
+    try:
+        await connection.serve()
+    finally:
+        control.connections.discard(connection)
+
+
+async def _serve_connect(
+    fake: FakeQemu, stream: trio.abc.Stream, quit_served: trio.Event, control: ServeControl
+) -> None:
+    await _serve_one(fake, stream, control)
     if fake.quit_requested:
         quit_served.set()
+
+
+async def _dial(endpoint: Endpoint) -> trio.abc.Stream:
+    """``--connect``: QEMU connects before it starts, and fails to start if it cannot."""
+    assert endpoint.path is not None
+    try:
+        return await trio.open_unix_socket(endpoint.path)
+    except OSError as error:
+        reason = error.strerror or str(error)
+        raise StartupError(
+            f"--connect {endpoint.path}: Failed to connect to '{endpoint.path}': {reason}"
+        ) from None
+
+
+async def _flush_then_stop(control: ServeControl, nursery: trio.Nursery) -> None:
+    with trio.move_on_after(SIGNAL_FLUSH_SECONDS):
+        async with trio.open_nursery() as flushing:
+            for connection in list(control.connections):
+                flushing.start_soon(connection.wait_flushed)
+    nursery.cancel_scope.cancel()
 
 
 async def serve(
@@ -129,23 +131,43 @@ async def serve(
     on_connection: Callable[[], None] = lambda: None,
     prebound: dict[int, socket.socket] | None = None,
     greeted: dict[int, socket.socket] | None = None,
+    socket_files: dict[str, FileId | None] | None = None,
+    control: ServeControl | None = None,
     task_status: trio.TaskStatus[Listening] = trio.TASK_STATUS_IGNORED,
 ) -> None:
-    """Serve every monitor until ``quit`` or cancellation; unix socket files are removed.
+    """Serve every monitor until ``quit``, a host signal or cancellation.
+
+    Reports :class:`Listening` once every monitor listens or is connected and
+    ``-incoming URI`` listens; a failure before that raises :class:`StartupError`.
+    Unix socket files are removed at the end, if they are still the ones bound here.
 
     ``prebound`` holds listening sockets already bound for some endpoints (by
-    index), and ``greeted`` connections already accepted and greeted on them
-    (see :mod:`fakeqemu.fast_start`).
+    index), ``greeted`` connections already accepted and greeted on them (see
+    :mod:`fakeqemu.fast_start`), and ``socket_files`` the files they created.
     """
     prebound = prebound or {}
     greeted = greeted or {}
+    control = control or ServeControl()
     bound: list[tuple[Endpoint, trio.socket.SocketType, socket.socket | None]] = []
+    created: dict[str, FileId | None] = dict(socket_files or {})
+    dialled: list[tuple[Endpoint, trio.abc.Stream]] = []
     try:
         for index, endpoint in enumerate(endpoints):
             if endpoint.kind != "connect":
-                plain = prebound.get(index) or _bind(endpoint)
+                plain = prebound.get(index)
+                if plain is None:
+                    try:
+                        plain, made = _bind(endpoint)
+                    except OSError as error:
+                        where = _where(endpoint)
+                        raise StartupError(f"--{endpoint.kind} {where}: {error}") from None
+                    if endpoint.path is not None:
+                        created[endpoint.path] = made
                 listener = trio.socket.from_stdlib_socket(plain)
                 bound.append((endpoint, listener, greeted.get(index)))
+        for endpoint in [endpoint for endpoint in endpoints if endpoint.kind == "connect"]:
+            stream = await _dial(endpoint)
+            dialled.append((endpoint, stream))
         addresses: list[str] = []
         sockets: list[str | tuple[str, int]] = []
         for endpoint, listener, _ in bound:
@@ -157,6 +179,7 @@ async def serve(
                 host, port = listener.getsockname()[:2]
                 addresses.append(endpoint.describe(port))
                 sockets.append((host, port))
+        addresses += [endpoint.describe() for endpoint, _ in dialled]
         # `quit` ends the whole process in QEMU, not just the monitor that sent it;
         # the monitor that served it sets this once its reply is on the wire.
         quit_served = trio.Event()
@@ -166,28 +189,41 @@ async def serve(
             vm.transport = TrioMigrationTransport(vm, nursery, on_exit=quit_served.set)
             if vm.incoming not in (None, "defer"):
                 # -incoming URI: QEMU listens before the monitors are up.
-                vm.begin_incoming(vm.incoming)
+                try:
+                    vm.begin_incoming(vm.incoming)
+                except FakeQemuError as error:
+                    raise StartupError(f"--incoming {vm.incoming}: {error}") from None
             for _, listener, early in bound:
                 nursery.start_soon(
-                    _serve_listener, fake, listener, on_connection, quit_served, early
+                    _serve_listener, fake, listener, on_connection, quit_served, early, control
                 )
-            for endpoint in endpoints:
-                if endpoint.kind == "connect":
-                    nursery.start_soon(_serve_connect, fake, endpoint, quit_served)
-                    addresses.append(endpoint.describe())
+            for _, stream in dialled:
+                nursery.start_soon(_serve_connect, fake, stream, quit_served, control)
+            dialled = []
             task_status.started(Listening(addresses, sockets))
-            await quit_served.wait()
+            async with trio.open_nursery() as waiters:
+
+                async def on_quit() -> None:
+                    await quit_served.wait()
+                    waiters.cancel_scope.cancel()
+
+                async def on_signal() -> None:
+                    await control.host_signal.wait()
+                    vm.host_signal()
+                    await _flush_then_stop(control, waiters)
+
+                waiters.start_soon(on_quit)
+                waiters.start_soon(on_signal)
             nursery.cancel_scope.cancel()
     finally:
+        with trio.CancelScope(shield=True):
+            for _, stream in dialled:
+                await stream.aclose()
         for endpoint, listener, _ in bound:
             listener.close()
             if endpoint.kind == "unix" and endpoint.path is not None:
-                _unlink_quietly(endpoint.path)
+                remove_socket_file(endpoint.path, created.get(endpoint.path))
 
 
-def _unlink_quietly(path: str) -> None:
-    try:
-        os.unlink(path)
-    except OSError as error:
-        if error.errno != errno.ENOENT:
-            raise
+def _where(endpoint: Endpoint) -> str:
+    return endpoint.describe().partition(":")[2]

@@ -5,26 +5,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from fakeqemu.errors import FakeQemuError
-
-_UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
+from fakeqemu.sizes import parse_size
 
 
 class BackendError(FakeQemuError):
     """A backend cannot be found, loaded or configured as asked."""
-
-
-def parse_size(text: str) -> int:
-    """``4096``, ``512K``, ``1.5G``, ``2TiB``: bytes (binary units, like QEMU's sizes)."""
-    value = text.strip().upper().removesuffix("B").removesuffix("I")
-    unit = value[-1:] if value[-1:] in "KMGT" else ""
-    number = value[: len(value) - len(unit)]
-    try:
-        size = float(number) * _UNITS[unit]
-    except ValueError:
-        raise ValueError(f"expected a size like 4096, 512K or 1.5G, got {text!r}") from None
-    if size < 0:
-        raise ValueError(f"a size cannot be negative, got {text!r}")
-    return int(size)
 
 
 class BackendOptions:

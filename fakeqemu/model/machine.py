@@ -255,3 +255,8 @@ class VirtualMachine:
     def quit(self) -> None:
         self.events.emit("SHUTDOWN", {"guest": False, "reason": "host-qmp-quit"})
         self.quit_requested = True
+
+    def host_signal(self) -> None:
+        """SIGINT, SIGTERM or SIGHUP: QEMU shuts down (qemu_system_killed)."""
+        self.events.emit("SHUTDOWN", {"guest": False, "reason": "host-signal"})
+        self.quit_requested = True

@@ -1,0 +1,247 @@
+"""``fakeqemu serve``: bind, greet early, load, serve; every user error in one line.
+
+The start-up order is QEMU's: nothing is said to have started until every
+monitor listens (or is connected) and ``--incoming URI`` listens; an error
+before that is one line on stderr naming what is wrong, exit status 1 (2 for
+usage errors, which argparse and the checks here report).  Termination signals
+are QEMU's too (see :mod:`fakeqemu.signals`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import socket
+import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from fakeqemu.endpoints import Endpoint
+    from fakeqemu.fake import FakeQemu
+    from fakeqemu.fast_start import FileId
+    from fakeqemu.signals import HostSignals
+
+
+class ServeError(Exception):
+    """A user error: printed as ``fakeqemu serve: MESSAGE``, exit ``status``."""
+
+    def __init__(self, message: str, status: int = 1) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def _endpoints(args: argparse.Namespace) -> list[Endpoint]:
+    from fakeqemu.endpoints import Endpoint
+
+    endpoints = [Endpoint("unix", path=path) for path in args.unix]
+    endpoints += [Endpoint("tcp", host=host, port=port) for host, port in args.tcp]
+    endpoints += [Endpoint("connect", path=path) for path in args.connect]
+    return endpoints
+
+
+def _log_commands(fake: FakeQemu) -> None:
+    """``-v``: every command served and every event raised, on stderr, as they happen."""
+    from fakeqemu.model.events import Event
+    from fakeqemu.protocol.encoder import encode_value
+    from fakeqemu.protocol.session import Request
+
+    def log(request: Request) -> None:
+        args = f" {encode_value(request.arguments)}" if request.arguments else ""
+        print(f"fakeqemu: {request.command}{args}", file=sys.stderr, flush=True)
+
+    def log_event(event: Event) -> None:
+        data = f" {encode_value(event.data)}" if event.data else ""
+        print(f"fakeqemu: event {event.name}{data}", file=sys.stderr, flush=True)
+
+    fake.executor.observers.append(log)
+    fake.vm.events.subscribe(log_event)
+
+
+def _bind_all(
+    endpoints: list[Endpoint], signals: HostSignals | None, files: dict[str, FileId | None]
+) -> dict[int, socket.socket]:
+    """Bind every listening monitor now, with the standard library (see fast_start);
+    ``files`` receives the socket files created."""
+    from fakeqemu.fast_start import bind_tcp, bind_unix_file
+
+    bound: dict[int, socket.socket] = {}
+    try:
+        for index, endpoint in enumerate(endpoints):
+            if endpoint.kind == "unix":
+                assert endpoint.path is not None
+                with signals.startup_lock if signals is not None else contextlib.nullcontext():
+                    bound[index], files[endpoint.path] = bind_unix_file(endpoint.path)
+                    if signals is not None:
+                        signals.owns_socket_file(endpoint.path, files[endpoint.path])
+            elif endpoint.kind == "tcp":
+                if (warning := endpoint.exposure_warning()) is not None:
+                    print(f"fakeqemu: warning: {warning}", file=sys.stderr, flush=True)
+                bound[index] = bind_tcp(endpoint.host, endpoint.port)
+    except OSError as error:
+        _close_all(bound, files)
+        where = endpoint.describe().partition(":")[2]
+        raise ServeError(f"--{endpoint.kind} {where}: {error.strerror or error}") from None
+    return bound
+
+
+def _close_all(bound: dict[int, socket.socket], files: dict[str, FileId | None]) -> None:
+    from fakeqemu.fast_start import remove_socket_file
+
+    for sock in bound.values():
+        sock.close()
+    for path, created in files.items():
+        remove_socket_file(path, created)
+
+
+def _load_fake(args: argparse.Namespace) -> FakeQemu:
+    """Everything heavy: trio, the commands, the profile's data."""
+    import trio  # noqa: F401 - imported here, in the loader thread, to be ready early
+
+    from fakeqemu.fake import FakeQemu, FakeQemuConfig
+
+    fake = FakeQemu(
+        FakeQemuConfig(
+            profile=args.profile,
+            shape=args.shape,
+            name=args.name,
+            start_paused=args.start_paused,
+            incoming=args.incoming,
+            memory=args.memory,
+            backend=args.backend,
+            backend_options=dict(args.backend_opt),
+            seed=args.seed,
+        )
+    )
+    if args.verbose:
+        _log_commands(fake)
+    return fake
+
+
+def _check(args: argparse.Namespace, endpoints: list[Endpoint]) -> None:
+    from fakeqemu.fast_start import PROFILE_NAMES
+
+    if not endpoints:
+        raise ServeError("give at least one of --unix, --tcp, --connect", 2)
+    if args.profile not in PROFILE_NAMES:
+        known = ", ".join(PROFILE_NAMES)
+        raise ServeError(f"unknown profile {args.profile!r}; known profiles: {known}", 2)
+    if args.speed <= 0:
+        raise ServeError("--speed must be positive", 2)
+    from fakeqemu.cli_cassettes import check_backend
+
+    if (problem := check_backend(args)) is not None:
+        raise ServeError(problem, 2)
+
+
+def run_serve(args: argparse.Namespace, signals: HostSignals | None) -> int:
+    """``fakeqemu serve``; ``signals``: the process's signal owner, when it is the process."""
+    try:
+        return _serve(args, signals)
+    except ServeError as error:
+        print(f"fakeqemu serve: {error}", file=sys.stderr, flush=True)
+        return error.status
+
+
+def _serve(args: argparse.Namespace, signals: HostSignals | None) -> int:
+    from fakeqemu.errors import FakeQemuError
+    from fakeqemu.fast_start import greet_while_loading, greeting_bytes
+
+    endpoints = _endpoints(args)
+    _check(args, endpoints)
+    greeting = greeting_bytes(args.profile)
+    files: dict[str, FileId | None] = {}
+    bound = _bind_all(endpoints, signals, files)
+    indexes = sorted(bound)
+    try:
+        fake, early = greet_while_loading(
+            [bound[i] for i in indexes], greeting, lambda: _load_fake(args)
+        )
+    except FakeQemuError as error:
+        _close_all(bound, files)
+        raise ServeError(str(error)) from None
+    greeted = {indexes[position]: conn for position, conn in early.items()}
+    version = greeting.split(b'"qemu": ', 1)[1]
+    triple = json.loads(version[: version.index(b"}") + 1])
+    started = (
+        f"fakeqemu: QEMU {triple['major']}.{triple['minor']}.{triple['micro']} "
+        f"(profile {args.profile}, shape {args.shape}) on "
+    )
+    return _run_server(fake, endpoints, (bound, greeted, files), args.speed, started, signals)
+
+
+def _announce(line: str) -> None:
+    try:
+        print(line, flush=True)
+    except BrokenPipeError:
+        # Nobody reads our stdout any more; serving goes on regardless.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+
+def _run_server(
+    fake: FakeQemu,
+    endpoints: list[Endpoint],
+    sockets: tuple[dict[int, socket.socket], dict[int, socket.socket], dict[str, FileId | None]],
+    speed: float,
+    started: str,
+    signals: HostSignals | None,
+) -> int:
+    import trio
+    import trio.testing
+
+    from fakeqemu.failures import qemu_error_report
+    from fakeqemu.server import ServeControl, StartupError, serve
+    from fakeqemu.signals import kill_report
+
+    bound, greeted, files = sockets
+
+    async def main() -> None:
+        control = ServeControl()
+        if signals is not None:
+            token = trio.lowlevel.current_trio_token()
+
+            def stop(signo: int, pid: int) -> None:
+                qemu_error_report(kill_report(signo, pid))
+                control.host_signal.set()
+
+            signals.hand_over(lambda signo, pid: token.run_sync_soon(stop, signo, pid))
+        async with trio.open_nursery() as nursery:
+            listening = await nursery.start(
+                lambda task_status: serve(
+                    fake,
+                    endpoints,
+                    prebound=bound,
+                    greeted=greeted,
+                    socket_files=files,
+                    control=control,
+                    task_status=task_status,
+                )
+            )
+            _announce(started + ", ".join(listening.addresses))
+
+    # A scaled clock: every timer of the fake runs FACTOR times faster.
+    clock = trio.testing.MockClock(rate=speed) if speed != 1.0 else None
+    try:
+        trio.run(main, clock=clock)
+    except (StartupError, BaseExceptionGroup) as error:
+        startup = _find(error, StartupError)
+        if startup is None:
+            raise
+        raise ServeError(str(startup)) from None
+    finally:
+        if signals is not None:
+            signals.hand_over(None)
+    # A failed incoming migration ends QEMU with status 1; so it does here.
+    return fake.vm.exit_status or 0
+
+
+def _find(error: BaseException, kind: type[Exception]) -> Exception | None:
+    """``error`` itself if of ``kind``, else the first of ``kind`` in its groups."""
+    if isinstance(error, kind):
+        return error
+    if isinstance(error, BaseExceptionGroup):
+        for inner in error.exceptions:
+            if (found := _find(inner, kind)) is not None:
+                return found
+    return None

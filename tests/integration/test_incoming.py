@@ -1,0 +1,98 @@
+"""The destination's side as QEMU's: its unix socket while migrating, and a failed load.
+
+Observed with real QEMU 7.2, 10.0 and 11.1: a ``migrate-incoming unix:PATH``
+listener keeps its file while the migration runs and removes it when the
+incoming migration completes; a destination whose load fails prints
+``qemu-system-x86_64: load of migration failed: ...`` and exits with status 1.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+from pathlib import Path
+from typing import Any
+
+import trio
+import trio.testing
+
+from fakeqemu.fake import FakeQemu, FakeQemuConfig
+from fakeqemu.server import Endpoint, serve
+from tests.integration.processes import TIMEOUT, serving, stop, wait_for
+from tests.qmp_client import Client
+
+#: The fakes' clock runs this much faster than real time (not autojump: with real
+#: sockets it could jump past a reply still in the kernel, to the test's deadline).
+RATE = 20
+
+
+async def test_the_incoming_unix_socket_stays_while_migrating(
+    tmp_path: Path, mock_clock: trio.testing.MockClock
+) -> None:
+    mock_clock.rate = RATE
+    source = FakeQemu(FakeQemuConfig(memory=1 << 30))
+    destination = FakeQemu(FakeQemuConfig(incoming="defer"))
+    incoming = trio.Path(tmp_path / "mig.sock")
+    async with trio.open_nursery() as nursery:
+        await nursery.start(serve, source, [Endpoint("unix", path=str(tmp_path / "s.sock"))])
+        await nursery.start(serve, destination, [Endpoint("unix", path=str(tmp_path / "d.sock"))])
+        src = await Client.unix(str(tmp_path / "s.sock"), negotiate=True)
+        dst = await Client.unix(str(tmp_path / "d.sock"), negotiate=True)
+        await dst.command("migrate-incoming", {"uri": f"unix:{incoming}"})
+        await src.command("migrate-set-parameters", {"max-bandwidth": 32 << 20})
+        await src.command("migrate", {"uri": f"unix:{incoming}"})
+        seen: list[tuple[str, bool]] = []
+        with trio.fail_after(600):
+            while True:
+                info: dict[str, Any] = await dst.command("query-migrate")
+                seen.append((info.get("status", "none"), await incoming.exists()))
+                if info.get("status") in ("completed", "failed"):
+                    break
+                await trio.sleep(1)
+        assert ("active", True) in seen, seen
+        assert ("active", False) not in seen
+        assert seen[-1] == ("completed", False)
+        await src.aclose()
+        await dst.aclose()
+        nursery.cancel_scope.cancel()
+
+
+def qmp(path: str, *commands: dict[str, Any]) -> list[dict[str, Any]]:
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.settimeout(TIMEOUT)
+        sock.connect(path)
+        data = b""
+        sock.sendall(b'{"execute":"qmp_capabilities"}')
+        sock.sendall(b"".join(json.dumps(command).encode() for command in commands))
+        while data.count(b"\r\n") < 2 + len(commands):
+            data += sock.recv(65536)
+    replies = [json.loads(line) for line in data.split(b"\r\n")[2:] if line]
+    return [reply for reply in replies if "event" not in reply]
+
+
+def test_a_failed_load_is_reported_on_stderr(tmp_path: Path) -> None:
+    src_path, dst_path = str(tmp_path / "src.sock"), str(tmp_path / "dst.sock")
+    incoming = str(tmp_path / "mig.sock")
+    with (
+        serving("--unix", src_path, "--memory", "64G") as source,
+        serving("--unix", dst_path, "--incoming", f"unix:{incoming}") as destination,
+    ):
+        qmp(
+            src_path,
+            {"execute": "migrate-set-parameters", "arguments": {"max-bandwidth": 1 << 20}},
+            {"execute": "migrate", "arguments": {"uri": f"unix:{incoming}"}},
+        )
+
+        def active() -> bool:
+            reply = qmp(dst_path, {"execute": "query-migrate"})[0]
+            return bool(reply["return"].get("status") == "active")
+
+        wait_for(active, "the destination to be loading")
+        assert os.path.exists(incoming)
+        source.send_signal(signal.SIGKILL)
+        _, stderr = stop(destination)
+    assert destination.returncode == 1
+    assert stderr.endswith(b"qemu-system-x86_64: load of migration failed: Input/output error\n")
+    assert not os.path.exists(incoming)
