@@ -119,7 +119,7 @@ def start(
         incoming.status = status
 
     incoming = IncomingMigration(
-        profile, DestinationHooks(set_destination_status, lambda: None, lambda: None, lambda: None)
+        profile, DestinationHooks(set_destination_status, lambda: None, lambda: None)
     )
     incoming.source_connected(0.0)
     outgoing.channel_connected(0.0)
