@@ -68,6 +68,9 @@ class Limits:
     switchover_bandwidth: float = 0.0
     #: The guest runs on the destination and pages are sent on demand or in the background.
     postcopy: bool = False
+    #: The source's guest runs.  QEMU counts what it sends while the guest is stopped
+    #: (``-S``, ``stop``) as downtime bytes, and a stopped guest dirties nothing.
+    guest_running: bool = True
     throttle: ThrottleSettings = ThrottleSettings()
     xbzrle_cache_size: int = 64 << 20
     multifd_channels: int = 2

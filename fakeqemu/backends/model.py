@@ -250,13 +250,16 @@ class ModelBackend:
         self._counters = None
         self._limits = limits
         self._run_guest(now)
+        self._guest_running = limits.guest_running
         start = self._last_window if self._last_window is not None else now
         seconds = max(0.0, now - start)
         rate = limits.bandwidth
         if self.workload.link_bandwidth:
             rate = min(rate, self.workload.link_bandwidth)
-        stage = "postcopy" if limits.postcopy else "precopy"
+        # ram_transferred_add(): precopy while the guest runs, downtime while it is stopped.
+        stage = "precopy" if limits.guest_running else "downtime"
         if limits.postcopy:
+            stage = "postcopy"
             self._postcopy_faults(seconds)
         pages_before, bytes_before = self._sent.pages, self._sent.stream
         self._send(rate * seconds, stage, limits)

@@ -69,6 +69,8 @@ class SourceHooks:
     stop_guest: Callable[[], bool]
     #: Switchover done: ``True`` → postmigrate; ``False`` → restart a guest we stopped.
     finish_guest: Callable[[bool], None]
+    #: Whether the guest runs now (``-S`` or ``stop``: it does not).
+    guest_running: Callable[[], bool] = lambda: True
 
 
 @dataclass
@@ -139,6 +141,10 @@ class OutgoingMigration:
     def cancel(self, now: float) -> None:
         if not self.is_running:
             return
+        in_switchover = self.status == "pre-switchover"
+        if in_switchover and self.profile.switchover_cancel_error is not None:
+            # The thread waiting in migration_maybe_pause() finds its channel shut.
+            self.error_desc = self.profile.switchover_cancel_error
         self.hooks.set_status("cancelling")
         self._restart_guest()
         self.outbox.append({"abort": "cancelled"})
@@ -184,6 +190,7 @@ class OutgoingMigration:
             downtime_limit_ms=params["downtime-limit"],
             switchover_bandwidth=float(params.get("avail-switchover-bandwidth", 0)),
             postcopy=postcopy,
+            guest_running=self.hooks.guest_running(),
             throttle=ThrottleSettings(
                 initial=params.get("cpu-throttle-initial", 20),
                 increment=params.get("cpu-throttle-increment", 10),
@@ -227,6 +234,11 @@ class OutgoingMigration:
         self._update_expected_downtime(self.counters(now), limits)
         if self._postcopy_requested:
             self._postcopy_switch(now)
+            return
+        if self.counters(now).remaining == 0 and not self.profile.sync_before_empty_switchover:
+            # migration_iteration_run(): with nothing pending, switch over without the
+            # exact (syncing) test (an idle ``-S`` guest: no MIGRATION_PASS 2 first).
+            self._switchover(now)
             return
         # migration_iteration_run(): a sync when the estimate fits, then the exact test.
         if self.ram.converged(now, limits):
