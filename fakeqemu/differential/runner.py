@@ -15,7 +15,7 @@ import json
 import select
 import socket
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,7 +34,8 @@ BACKGROUND = frozenset(
         "migrate-recover",
     }
 )
-#: How long both sides must stay silent after such a command.
+#: How long every side must stay silent after such a command (real QEMU fails a refused
+#: connection within a millisecond; this leaves room for a loaded machine).
 QUIET = 0.25
 #: Longest settle: a side that keeps talking is left to the next probe.
 SETTLE_LIMIT = 3.0
@@ -151,14 +152,14 @@ class Record:
         return cls(data["side"], data["request"], data["lines"], data["volatile"], data["later"])
 
 
-def _settle(monitors: Mapping[str, Monitor]) -> None:
-    """Read every side until all of them were silent for :data:`QUIET` seconds."""
+def _settle(monitors: Mapping[str, Monitor], quiet: float) -> None:
+    """Read every side until all of them were silent for ``quiet`` seconds."""
     deadline = time.monotonic() + SETTLE_LIMIT
     for monitor in monitors.values():
         monitor.take_buffered()
     while time.monotonic() < deadline:
         open_monitors = [m for m in monitors.values() if not m.closed]
-        readable, _, _ = select.select(open_monitors, [], [], QUIET)
+        readable, _, _ = select.select(open_monitors, [], [], quiet)
         if not readable:
             return
         for monitor in readable:
@@ -166,7 +167,11 @@ def _settle(monitors: Mapping[str, Monitor]) -> None:
 
 
 def run_probes(
-    paths: Mapping[str, str], requests: Sequence[tuple[str, str, bool]], directory: str
+    paths: Mapping[str, str],
+    requests: Sequence[tuple[str, str, bool]],
+    directory: str,
+    *,
+    quiet: float = QUIET,
 ) -> list[Record]:
     """Send ``(side, request, volatile)`` in order; ``@DIR@`` in requests means ``directory``.
 
@@ -183,7 +188,7 @@ def run_probes(
             records.append(record)
             command = json.loads(request)["execute"]
             if command in BACKGROUND and lines and '"return"' in lines[-1]:
-                _settle(monitors)
+                _settle(monitors, quiet)
                 record.lines += _unplace(monitors[side].pending, directory)
                 monitors[side].pending = []
                 for other in monitors:
@@ -199,7 +204,3 @@ def _unplace(lines: list[str], directory: str) -> list[str]:
 
 def probe_requests(probes: Sequence[Probe]) -> list[tuple[str, str, bool]]:
     return [(p.side, p.request(number), p.volatile) for number, p in enumerate(probes)]
-
-
-def read_records(lines: Iterator[str]) -> list[Record]:
-    return [Record.from_json(json.loads(line)) for line in lines if line.strip()]

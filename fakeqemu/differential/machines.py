@@ -51,9 +51,10 @@ def real_machines(
 
 @contextlib.contextmanager
 def fake_machines(
-    config: FakeQemuConfig, sides: Sequence[str], directory: str
+    config: FakeQemuConfig, sides: Sequence[str], directory: str, *, speed: float = 1.0
 ) -> Iterator[dict[str, str]]:
-    """A fake per side (``config``, with ``-incoming defer`` but for ``src``), on one loop."""
+    """A fake per side (``config``, with ``-incoming defer`` but for ``src``), on one loop
+    whose clock runs ``speed`` times faster than real time."""
     from fakeqemu.testing import TrioThread, VirtualWallClock
 
     configs = {
@@ -61,7 +62,7 @@ def fake_machines(
         for side in sides
     }
     paths = {side: os.path.join(directory, f"fake-{side}.sock") for side in configs}
-    with TrioThread() as loop:
+    with TrioThread(speed=speed) as loop:
         for side, side_config in configs.items():
             fake = FakeQemu(side_config, wall_clock=VirtualWallClock())
             loop.serve(fake, [Endpoint("unix", path=paths[side])])
