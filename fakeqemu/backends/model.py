@@ -17,7 +17,7 @@ rates are refreshed with it (migration_update_rates).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 
 from fakeqemu.backends.interface import (
     BackendInputs,
@@ -30,56 +30,19 @@ from fakeqemu.backends.interface import (
     switchover_threshold,
 )
 from fakeqemu.backends.options import BackendOptions
+from fakeqemu.backends.workload import (
+    OPTIONS,
+    PAGE_HEADER,
+    XBZRLE_HEADER,
+    ZERO_PAGE_COST,
+    Period,
+    SentPages,
+    Workload,
+    next_throttle,
+    split_evenly,
+)
 
-#: Bytes QEMU puts before each page on the wire (offset and flags).
-PAGE_HEADER = 8
-#: A zero page is a header and one byte (RAM_SAVE_FLAG_ZERO).
-ZERO_PAGE_COST = PAGE_HEADER + 1
-#: An xbzrle page: the header, the encoding flag and its 16-bit length, then the delta.
-XBZRLE_HEADER = PAGE_HEADER + 3
-#: Device state saved after the last RAM pages (recorded: about 110 KB for ``pc``).
-DEVICE_STATE_BYTES = 112254
-#: cpu_throttle_set() keeps the throttle within these.
-THROTTLE_MIN, THROTTLE_MAX = 1, 99
-
-OPTIONS = {
-    "ram": "guest RAM to model instead of -m, as a size (64G, 2T)",
-    "zero-share": "share of pages that are zero, 0 to 1 (default 0.75)",
-    "dirty-rate": "bytes per second the guest dirties (default 0: an idle guest)",
-    "link-bandwidth": "bytes per second the network carries (default: only max-bandwidth)",
-    "xbzrle-ratio": "xbzrle-encoded size of a re-sent page, as a share of a page (default 0.1)",
-    "device-state": f"bytes of device state after the last pages (default {DEVICE_STATE_BYTES})",
-    "fault-rate": "pages per second the guest touches on the destination in postcopy (100)",
-}
-
-
-@dataclass(frozen=True)
-class Workload:
-    """The guest and the network, as the model needs them."""
-
-    #: Guest RAM in bytes; ``None``: the machine's ``-m``.
-    ram: int | None = None
-    zero_share: float = 0.75
-    #: Bytes per second the running guest dirties.
-    dirty_rate: float = 0.0
-    #: Bytes per second the network carries; 0: as much as ``max-bandwidth`` allows.
-    link_bandwidth: float = 0.0
-    xbzrle_ratio: float = 0.1
-    device_state: int = DEVICE_STATE_BYTES
-    fault_rate: float = 100.0
-
-    def with_options(self, options: BackendOptions) -> Workload:
-        """This workload with whatever ``options`` set."""
-        return replace(
-            self,
-            ram=options.size("ram", 0) if "ram" in options else self.ram,
-            zero_share=options.number("zero-share", self.zero_share, 0.0, 1.0),
-            dirty_rate=options.size("dirty-rate", int(self.dirty_rate)),
-            link_bandwidth=options.size("link-bandwidth", int(self.link_bandwidth)),
-            xbzrle_ratio=options.number("xbzrle-ratio", self.xbzrle_ratio, 0.0),
-            device_state=options.size("device-state", self.device_state),
-            fault_rate=options.number("fault-rate", self.fault_rate, 0.0),
-        )
+__all__ = ["OPTIONS", "ModelBackend", "Workload", "model_backend", "next_throttle", "split_evenly"]
 
 
 def model_backend(inputs: BackendInputs) -> ModelBackend | ReceivedPages:
@@ -88,68 +51,6 @@ def model_backend(inputs: BackendInputs) -> ModelBackend | ReceivedPages:
     if inputs.role == "destination":
         return ReceivedPages()
     return ModelBackend(inputs, Workload().with_options(options))
-
-
-def next_throttle(
-    current: int, settings: ThrottleSettings, dirty_bytes: int, dirty_threshold: float
-) -> int:
-    """mig_throttle_guest_down(): start at ``initial``, then step up towards ``maximum``."""
-    if current == 0:
-        wanted = settings.initial
-    else:
-        step = settings.increment
-        if settings.tailslow:
-            # Step only as far as needed to bring the dirty rate down to the threshold.
-            cpu_now = 100 - current
-            cpu_ideal = int(cpu_now * (dirty_threshold / dirty_bytes))
-            step = min(cpu_now - cpu_ideal, settings.increment)
-        wanted = min(current + step, settings.maximum)
-    return max(THROTTLE_MIN, min(wanted, THROTTLE_MAX))
-
-
-def split_evenly(pages: int, kinds: list[int]) -> list[int]:
-    """``pages`` shared among ``kinds`` in proportion (largest remainder), none above its own."""
-    total = sum(kinds)
-    if total == 0 or pages <= 0:
-        return [0] * len(kinds)
-    exact = [pages * kind / total for kind in kinds]
-    shares = [math.floor(value) for value in exact]
-    order = sorted(range(len(kinds)), key=lambda i: exact[i] - shares[i], reverse=True)
-    for i in order[: pages - sum(shares)]:
-        shares[i] += 1
-    return shares
-
-
-@dataclass
-class _Period:
-    """What happened since the last sync period began (migration_bitmap_sync's counters)."""
-
-    start: float
-    dirtied_pages: int = 0
-    stream_bytes: int = 0
-    pages_sent: int = 0
-    xbzrle_pages: int = 0
-    xbzrle_bytes: int = 0
-    cache_misses: int = 0
-
-
-@dataclass
-class _Sent:
-    normal: int = 0
-    zero: int = 0
-    xbzrle: int = 0
-    by_stage: dict[str, int] = field(
-        default_factory=lambda: {"precopy": 0, "downtime": 0, "postcopy": 0}
-    )
-    stream: int = 0
-    multifd: int = 0
-    xbzrle_bytes: int = 0
-    cache_misses: int = 0
-    overflow: int = 0
-
-    @property
-    def pages(self) -> int:
-        return self.normal + self.zero + self.xbzrle
 
 
 class ModelBackend:
@@ -170,12 +71,12 @@ class ModelBackend:
         self._fresh_left = self._pages - self._zero_left
         self._again_left = 0
         self._data_pages = self._fresh_left
-        self._sent = _Sent()
+        self._sent = SentPages()
         self._limits: Limits | None = None
         self._syncs = 0
         self._remaining_at_sync = 0
         self._dirty_rate = 0
-        self._period: _Period | None = None
+        self._period: Period | None = None
         self._high_dirty_periods = 0
         self._throttle = 0
         self._guest_time: float | None = None
@@ -217,15 +118,15 @@ class ModelBackend:
         self._syncs += 1
         self._remaining_at_sync = self._pages_left * self.page_size
         if self._period is None:
-            self._period = _Period(now)
+            self._period = Period(now)
             self._transfer_start = self._last_window = now
             return
         self._period.dirtied_pages += newly_dirty
         if now - self._period.start > 1.0:
             self._end_period(now, self._period)
-            self._period = _Period(now)
+            self._period = Period(now)
 
-    def _end_period(self, now: float, period: _Period) -> None:
+    def _end_period(self, now: float, period: Period) -> None:
         """migration_trigger_throttle() and migration_update_rates()."""
         settings = self._limits.throttle if self._limits else ThrottleSettings()
         dirty_bytes = period.dirtied_pages * self.page_size
