@@ -20,6 +20,7 @@ import math
 from dataclasses import replace
 
 from fakeqemu.backends.interface import (
+    RATE_WINDOW,
     BackendInputs,
     Limits,
     RamCounters,
@@ -31,6 +32,7 @@ from fakeqemu.backends.interface import (
 )
 from fakeqemu.backends.options import BackendOptions
 from fakeqemu.backends.workload import (
+    END_OF_SECTION,
     OPTIONS,
     PAGE_HEADER,
     XBZRLE_HEADER,
@@ -83,8 +85,13 @@ class ModelBackend:
         self._guest_running = True
         self._dirtied = 0.0
         self._transfer_start: float | None = None
-        self._last_window: float | None = None
+        #: The bandwidth is spent up to here (each window's budget goes out at its start).
+        self._budget_until: float | None = None
+        self._ran_since_sync = False
         self._bytes_per_ms = 0.0
+        #: What the switchover test uses: the bandwidth measured when the previous window
+        #: ended (QEMU's threshold is 0 until the first window has been measured).
+        self._measured_per_ms = 0.0
         self._mbps = 0.0
         self._pages_per_second = 0
         self._faults = 0.0
@@ -100,6 +107,7 @@ class ModelBackend:
         if self._guest_time is not None and self._guest_running:
             rate = self.workload.dirty_rate / self.page_size * (1 - self._throttle / 100)
             self._dirtied += rate * max(0.0, now - self._guest_time)
+            self._ran_since_sync |= now > self._guest_time
         self._guest_time = now
 
     @property
@@ -112,14 +120,18 @@ class ModelBackend:
         self._counters = None
         self._run_guest(now)
         clean = self._pages - self._pages_left
-        newly_dirty = min(clean, round(self._dirtied))
+        # A guest that runs (or ran since the last sync) has its hot pages dirty again.
+        ran = self._ran_since_sync or self._guest_running
+        hot = self.workload.hot_pages if ran and self._period is not None else 0
+        newly_dirty = min(clean, round(self._dirtied) + hot)
         self._dirtied = 0.0
+        self._ran_since_sync = False
         self._again_left += newly_dirty
         self._syncs += 1
         self._remaining_at_sync = self._pages_left * self.page_size
         if self._period is None:
             self._period = Period(now)
-            self._transfer_start = self._last_window = now
+            self._transfer_start = now
             return
         self._period.dirtied_pages += newly_dirty
         if now - self._period.start > 1.0:
@@ -148,12 +160,15 @@ class ModelBackend:
             )
 
     def transfer(self, now: float, limits: Limits) -> None:
+        """Spend the bandwidth of the window starting at ``now`` (QEMU sends at once and
+        then waits for the window's end; a second call within a window sends nothing)."""
         self._counters = None
         self._limits = limits
         self._run_guest(now)
         self._guest_running = limits.guest_running
-        start = self._last_window if self._last_window is not None else now
-        seconds = max(0.0, now - start)
+        begin = now if self._budget_until is None else max(now, self._budget_until)
+        self._budget_until = now + RATE_WINDOW
+        seconds = max(0.0, self._budget_until - begin)
         rate = limits.bandwidth
         if self.workload.link_bandwidth:
             rate = min(rate, self.workload.link_bandwidth)
@@ -162,14 +177,17 @@ class ModelBackend:
         if limits.postcopy:
             stage = "postcopy"
             self._postcopy_faults(seconds)
+        if seconds <= 0:
+            return
         pages_before, bytes_before = self._sent.pages, self._sent.stream
         self._send(rate * seconds, stage, limits)
-        if seconds > 0:
-            sent = self._sent.stream - bytes_before
-            self._bytes_per_ms = sent / (seconds * 1000)
-            self._mbps = sent * 8 / seconds / 1e6
-            self._pages_per_second = int((self._sent.pages - pages_before) / seconds)
-        self._last_window = now
+        self._sent.by_stage[stage] += END_OF_SECTION
+        self._sent.stream += END_OF_SECTION
+        sent = self._sent.stream - bytes_before
+        self._measured_per_ms = self._bytes_per_ms
+        self._bytes_per_ms = sent / (seconds * 1000)
+        self._mbps = sent * 8 / seconds / 1e6
+        self._pages_per_second = int((self._sent.pages - pages_before) / seconds)
 
     def _postcopy_faults(self, seconds: float) -> None:
         """The guest runs on the destination and asks for pages it has not got yet."""
@@ -183,7 +201,7 @@ class ModelBackend:
         remaining = self._pages_left * self.page_size
         if limits.postcopy:
             return remaining == 0
-        return fits_downtime(remaining, switchover_threshold(self._bytes_per_ms, limits))
+        return fits_downtime(remaining, switchover_threshold(self._measured_per_ms, limits))
 
     def stop(self, now: float, postcopy: bool) -> None:
         self._counters = None
@@ -275,10 +293,15 @@ class ModelBackend:
         sent.zero += zero
         sent.xbzrle += hits
         sent.xbzrle_bytes += hits * encoded
-        sent.by_stage[stage] += ram_bytes
-        sent.stream += ram_bytes
+        on_channels = 0
         if self._multifd:
-            sent.multifd += normal * normal_cost
+            # Data pages (and from 9.0 zero pages) go through the multifd channels, which
+            # QEMU counts apart from the stage counters.
+            zero_on_channels = limits is not None and limits.multifd_zero_pages
+            on_channels = normal * normal_cost + (zero * ZERO_PAGE_COST if zero_on_channels else 0)
+            sent.multifd += on_channels
+        sent.by_stage[stage] += ram_bytes - on_channels
+        sent.stream += ram_bytes
         if self._period is not None:
             self._period.stream_bytes += ram_bytes
             self._period.pages_sent += pages

@@ -16,6 +16,8 @@ ZERO_PAGE_COST = PAGE_HEADER + 1
 XBZRLE_HEADER = PAGE_HEADER + 3
 #: Device state saved after the last RAM pages (recorded: about 110 KB for ``pc``).
 DEVICE_STATE_BYTES = 112254
+#: RAM_SAVE_FLAG_EOS, which ends the RAM section of every iteration.
+END_OF_SECTION = 8
 #: cpu_throttle_set() keeps the throttle within these.
 THROTTLE_MIN, THROTTLE_MAX = 1, 99
 
@@ -27,6 +29,7 @@ OPTIONS = {
     "xbzrle-ratio": "xbzrle-encoded size of a re-sent page, as a share of a page (default 0.1)",
     "device-state": f"bytes of device state after the last pages (default {DEVICE_STATE_BYTES})",
     "fault-rate": "pages per second the guest touches on the destination in postcopy (100)",
+    "hot-pages": "pages a running guest keeps dirty, sent again after every bitmap sync (0)",
 }
 
 
@@ -44,6 +47,9 @@ class Workload:
     xbzrle_ratio: float = 0.1
     device_state: int = DEVICE_STATE_BYTES
     fault_rate: float = 100.0
+    #: Pages the running guest writes all the time (QEMU's idle BIOS: some 60): dirty
+    #: again at every bitmap sync that follows some running, however short.
+    hot_pages: int = 0
 
     def with_options(self, options: BackendOptions) -> Workload:
         """This workload with whatever ``options`` set."""
@@ -56,6 +62,7 @@ class Workload:
             xbzrle_ratio=options.number("xbzrle-ratio", self.xbzrle_ratio, 0.0),
             device_state=options.size("device-state", self.device_state),
             fault_rate=options.number("fault-rate", self.fault_rate, 0.0),
+            hot_pages=int(options.number("hot-pages", self.hot_pages, 0.0)),
         )
 
 

@@ -56,6 +56,17 @@ def _legacy(vm: VirtualMachine, info: dict[str, Any]) -> list[str]:
     ram = info.get("ram")
     if ram is not None:
         lines += _legacy_ram(ram)
+    cache = info.get("xbzrle-cache")
+    if cache is not None:
+        lines += [
+            f"cache size: {cache['cache-size']} bytes",
+            f"xbzrle transferred: {cache['bytes'] >> 10} kbytes",
+            f"xbzrle pages: {cache['pages']} pages",
+            f"xbzrle cache miss: {cache['cache-miss']} pages",
+            f"xbzrle cache miss rate: {cache['cache-miss-rate']:0.2f}",
+            f"xbzrle encoding rate: {cache['encoding-rate']:0.2f}",
+            f"xbzrle overflow: {cache['overflow']}",
+        ]
     if "socket-address" in info:
         lines += [
             "socket address: [",

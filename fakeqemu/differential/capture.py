@@ -1,10 +1,14 @@
-"""``fakeqemu capture commands``: record a real QEMU answering the generated sequence.
+"""``fakeqemu capture commands|migrations``: record real QEMU for the differential tests.
 
     fakeqemu capture commands --qemu qemu-system-x86_64 OUT.jsonl
+    fakeqemu capture migrations --qemu qemu-system-x86_64 OUTDIR
 
-The release is read from ``--version``; its profile's introspection generates the
-sequence (:func:`fakeqemu.differential.stages.generate`), and one QEMU process per
-side answers it.  Each line of OUT is a :class:`~fakeqemu.differential.runner.Record`.
+``commands``: the release is read from ``--version``; its profile's introspection
+generates the sequence (:func:`fakeqemu.differential.stages.generate`), and one QEMU
+process per side answers it.  Each line of OUT is a
+:class:`~fakeqemu.differential.runner.Record`.  ``migrations``: each scenario of
+:mod:`fakeqemu.differential.migrations` on a QEMU pair, in the format of the recorded
+migrations (``tests/data/recordings/<v>/precopy.jsonl``).
 """
 
 from __future__ import annotations
@@ -12,8 +16,10 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 from fakeqemu.differential.machines import qemu_version, real_machines, scratch_directory
+from fakeqemu.differential.migrations import SCENARIOS, Scenario, qemu_arguments, run_scenario
 from fakeqemu.differential.runner import Record, probe_requests, run_probes
 from fakeqemu.differential.sequence import sides_of
 from fakeqemu.differential.stages import generate
@@ -37,3 +43,26 @@ def write_records(out: Path, records: Iterable[Record]) -> None:
 def read_records(path: Path) -> list[Record]:
     lines = path.read_text().splitlines()
     return [Record.from_json(json.loads(line)) for line in lines if line.strip()]
+
+
+def capture_migrations(binary: str, out: Path) -> int:
+    """Each capability's migration on a real QEMU pair, one ``<scenario>.jsonl`` in ``out``."""
+    out.mkdir(parents=True, exist_ok=True)
+    for scenario in SCENARIOS:
+        lines = record_migration(binary, scenario)
+        with (out / f"{scenario.name}.jsonl").open("w") as sink:
+            for line in lines:
+                sink.write(json.dumps(line) + "\n")
+    return len(SCENARIOS)
+
+
+def record_migration(binary: str, scenario: Scenario) -> list[dict[str, Any]]:
+    with scratch_directory() as directory:
+
+        def arguments(side: str) -> tuple[str, ...]:
+            return qemu_arguments(scenario, directory, side)
+
+        with real_machines(
+            binary, ("src", "dst"), memory=str(scenario.memory), side_arguments=arguments
+        ) as paths:
+            return run_scenario(scenario, paths)

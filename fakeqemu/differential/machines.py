@@ -8,7 +8,7 @@ import os
 import re
 import subprocess
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 from fakeqemu.capture import running_qemu
 from fakeqemu.differential.sequence import SOURCE
@@ -37,7 +37,11 @@ def scratch_directory() -> Iterator[str]:
 
 @contextlib.contextmanager
 def real_machines(
-    binary: str, sides: Sequence[str], *extra: str, memory: str = MEMORY
+    binary: str,
+    sides: Sequence[str],
+    *extra: str,
+    memory: str = MEMORY,
+    side_arguments: Callable[[str], Sequence[str]] = lambda side: (),
 ) -> Iterator[dict[str, str]]:
     """A QEMU process per side; yields their monitor paths; stops them afterwards."""
     base = ("-m", memory, "-S", *extra)
@@ -45,7 +49,8 @@ def real_machines(
         paths = {}
         for side in sides:
             incoming = () if side == SOURCE else ("-incoming", "defer")
-            paths[side] = stack.enter_context(running_qemu(binary, *base, *incoming))
+            own = tuple(side_arguments(side))
+            paths[side] = stack.enter_context(running_qemu(binary, *base, *own, *incoming))
         yield paths
 
 

@@ -47,8 +47,7 @@ class Monitor:
     """One QMP connection, read line by line (lines keep QEMU's ``\\r``, lose the ``\\n``)."""
 
     def __init__(self, path: str) -> None:
-        self._sock = socket.socket(socket.AF_UNIX)
-        self._sock.connect(path)
+        self._sock = connect_unix(path)
         self._buffer = b""
         self.closed = False
         self.pending: list[str] = []
@@ -118,6 +117,23 @@ class Monitor:
         while b"\n" in self._buffer:
             line, _, self._buffer = self._buffer.partition(b"\n")
             self.pending.append(line.decode("utf-8", "replace"))
+
+
+def connect_unix(path: str, timeout: float = REPLY_TIMEOUT) -> socket.socket:
+    """A connection to ``path``, retried while the socket file exists but nobody listens
+    yet (QEMU binds before it listens)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        sock = socket.socket(socket.AF_UNIX)
+        try:
+            sock.connect(path)
+        except (ConnectionRefusedError, FileNotFoundError):
+            sock.close()
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
+            continue
+        return sock
 
 
 def _is_reply(line: str, number: int) -> bool:

@@ -76,6 +76,8 @@ class IncomingMigration:
             self.ram.receive(now, int(pages["normal"]), int(pages["zero"]), int(pages["xbzrle"]))
         elif "postcopy" in message:
             # postcopy_ram_listen_thread / RUN: the guest runs here from now on.
+            if self.profile.has_status("postcopy-device"):
+                self.hooks.set_status("postcopy-device")  # observed on 11.1
             self.hooks.set_status("postcopy-active")
             self.hooks.start_guest()
         elif "complete" in message:

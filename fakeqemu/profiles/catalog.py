@@ -79,6 +79,7 @@ QEMU_11_1 = QEMU_10_0.extend(
     # Observed with an idle -S guest: active, MIGRATION_PASS 2, pre-switchover; a cancel
     # there leaves this error-desc.
     sync_before_empty_switchover=True,
+    exact_sync_with_postcopy_ram=True,
     switchover_cancel_error="Switchover is interrupted",
 )
 

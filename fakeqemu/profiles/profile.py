@@ -107,6 +107,8 @@ class Profile:
     #: With nothing left to send, a bitmap sync still comes before the switchover (11.1);
     #: before, QEMU switches over at once.
     sync_before_empty_switchover: bool = False
+    #: With ``postcopy-ram`` on, every precopy iteration begins with a bitmap sync (11.1).
+    exact_sync_with_postcopy_ram: bool = False
     #: ``error-desc`` a ``migrate_cancel`` in ``pre-switchover`` leaves, if any.
     switchover_cancel_error: str | None = "Channel error: Input/output error"
     #: Parameters ``migrate-set-parameters`` accepts but does not keep (7.2).
