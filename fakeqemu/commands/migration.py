@@ -8,10 +8,11 @@ from typing import Any
 from fakeqemu.commands.registry import CommandContext, CommandTable
 from fakeqemu.errors import DEVICE_NOT_ACTIVE, QmpError
 from fakeqemu.model.addresses import (
+    ResolutionError,
     UnknownProtocol,
     channel_address,
     open_error,
-    resolution_error,
+    resolved,
 )
 from fakeqemu.model.machine import RunState
 from fakeqemu.model.migration import check_capabilities, check_parameters
@@ -112,11 +113,12 @@ def migrate(ctx: CommandContext, args: dict[str, Any]) -> QValue:
         # migrate_fd_error(): the error becomes error-desc.
         outgoing.fail(vm.clock(), error.desc)
         raise
-    unresolvable = resolution_error(address)
-    if unresolvable is not None:
+    try:
+        address = resolved(address)
+    except ResolutionError as error:
         # QEMU resolves in its connect thread and fails just after this reply; the fake
         # fails at once (the events come before the reply instead of after it).
-        outgoing.fail(vm.clock(), unresolvable)
+        outgoing.fail(vm.clock(), error.desc)
         return {}
     if vm.transport is None:
         raise QmpError("fakeqemu: this fake has no migration transport")

@@ -39,8 +39,9 @@ OUTGOING_URIS = (
 )
 #: ``migrate-incoming`` URIs QEMU refuses before it tries to listen.
 BAD_INCOMING_URIS = ("", "bogus:x", "tcp:", "tcp:[::1")
-#: URIs QEMU fails to listen on.  From 8.x a failure to listen leaves the destination
-#: in ``setup`` for good, so each goes to a spare ``-incoming defer`` VM of its own.
+#: URIs QEMU fails to listen on, and one it takes oddly (port 99999 listens on 34463).
+#: From 8.x a failure to listen leaves the destination in ``setup`` for good, and a
+#: listener is for good too, so each goes to a spare ``-incoming defer`` VM of its own.
 UNLISTENABLE_URIS = (
     "tcp:127.0.0.1:notaport",
     "tcp:192.0.2.1:1",
@@ -48,6 +49,7 @@ UNLISTENABLE_URIS = (
     "fd:nosuchfd",
     "file:/nonexistent-dir/vm.state",
     "unix:",
+    "tcp:127.0.0.1:99999",
 )
 REFUSED = "tcp:127.0.0.1:1"
 INCOMING = f"unix:{DIRECTORY}/incoming.sock"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+import socket
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -89,14 +90,27 @@ def inet_parse(text: str) -> tuple[str, str]:
     return match[1], match[2]
 
 
-def resolution_error(address: MigrationAddress) -> str | None:
-    """What getaddrinfo() says about a socket address whose port is no service."""
-    if address.scheme != "tcp" or _SERVICE.fullmatch(address.port):
-        return None
-    return (
-        f"address resolution failed for {address.host}:{address.port}: "
-        "Servname not supported for ai_socktype"
-    )
+class ResolutionError(QmpError):
+    """getaddrinfo() found no such service."""
+
+
+def resolved(address: MigrationAddress) -> MigrationAddress:
+    """A ``tcp:`` address with its port as getaddrinfo() reads it: a number taken modulo
+    65536 (observed: 99999 listens on 34463), or a service name (``http``: 80)."""
+    if address.scheme != "tcp":
+        return address
+    if _SERVICE.fullmatch(address.port):
+        port = int(address.port) % 65536
+    else:
+        try:
+            port = socket.getservbyname(address.port, "tcp")
+        except OSError:
+            raise ResolutionError(
+                f"address resolution failed for {address.host}:{address.port}: "
+                "Servname not supported for ai_socktype"
+            ) from None
+    host = f"[{address.host}]" if ":" in address.host else address.host
+    return MigrationAddress("tcp", f"{host}:{port}", address.host, str(port))
 
 
 def open_error(address: MigrationAddress, *, incoming: bool) -> str | None:

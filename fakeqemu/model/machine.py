@@ -16,7 +16,7 @@ from fakeqemu.model.addresses import (
     INCOMING_UNKNOWN_PROTOCOL,
     channel_address,
     open_error,
-    resolution_error,
+    resolved,
 )
 from fakeqemu.model.events import EventBus
 from fakeqemu.model.incoming import DestinationHooks, IncomingMigration
@@ -209,7 +209,8 @@ class VirtualMachine:
         if self.profile.destination_reports_setup:
             self.incoming_migration = incoming
             incoming.hooks.set_status("setup")
-        problem = resolution_error(address) or open_error(address, incoming=True)
+        address = resolved(address)
+        problem = open_error(address, incoming=True)
         if problem is not None:
             raise QmpError(problem)
         addresses = self.transport.listen(address.uri, incoming)
