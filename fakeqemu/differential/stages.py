@@ -59,6 +59,8 @@ INCOMING = f"unix:{DIRECTORY}/incoming.sock"
 NOT_STARTED = frozenset({"exec", "vsock", "rdma"})
 #: How many random multi-member ``migrate-set-parameters`` calls (which check wins).
 PARAMETER_MIXES = 40
+#: How many random sets of three to five capabilities.
+CAPABILITY_MIXES = 40
 Stage = Callable[[ProbeSequence], None]
 
 
@@ -114,6 +116,11 @@ def capabilities(seq: ProbeSequence) -> None:
         for second in names[index + 1 :]:
             _set_caps(seq, "src", [first, second], True)
             _set_caps(seq, "src", [first, second], False)
+    # Several at once: which of migrate_caps_check()'s complaints comes first.
+    for _ in range(CAPABILITY_MIXES):
+        mix = seq.rng.sample(names, seq.rng.randint(3, 5))
+        _set_caps(seq, "src", mix, True)
+        _set_caps(seq, "src", mix, False)
     command = "migrate-set-capabilities"
     caps_type = seq.member_type(command, "capabilities")
     element = seq.element_type(command, "capabilities")

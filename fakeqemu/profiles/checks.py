@@ -187,7 +187,14 @@ _PREEMPT = CapabilityRule(
 CAPABILITIES_7_2: tuple[CapabilityRule, ...] = (
     _IGNORE_SHARED,
     _BACKGROUND,
-    CapabilityRule("zero-copy-send", _ZERO_COPY, needs=("multifd",), plain_transport=True),
+    # Observed: the compress capability among the new ones counts as compression.
+    CapabilityRule(
+        "zero-copy-send",
+        _ZERO_COPY,
+        needs=("multifd",),
+        conflicts=("compress",),
+        plain_transport=True,
+    ),
     _PREEMPT,
     CapabilityRule(
         "postcopy-preempt", "Postcopy preempt not compatible with compress", conflicts=("compress",)

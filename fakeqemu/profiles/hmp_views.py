@@ -6,11 +6,9 @@ A line is printed when ``query-migrate-parameters`` has its member.
 
 from __future__ import annotations
 
-#: How a value is printed: a plain number or enum; a number and a unit; ``on``/``off``;
-#: ``'text'``; the block-bitmap-mapping tree; words after the colon.
-STYLES = frozenset(
-    {"plain", "ms", "bytes", "bytes/second", "MB/s", "bool", "quoted", "mapping", "words"}
-)
+# How a value is printed (the style): "plain" (a number or enum), "ms", "bytes",
+# "bytes/second", "MB/s" (a number and that unit), "bool" (on/off), "quoted" ('text'),
+# "mapping" (the block-bitmap-mapping tree), "words" (a list after the colon).
 
 _ANNOUNCE = (
     ("announce-initial", "ms"),
