@@ -72,8 +72,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("profiles", help="list the QEMU releases fakeqemu imitates")
 
-    capture = sub.add_parser("capture", help="record a real QEMU (probes or queries)")
-    capture.add_argument("what", choices=("probes", "queries", "hmp"))
+    capture = sub.add_parser("capture", help="record a real QEMU (probes, queries, ...)")
+    capture.add_argument("what", choices=("probes", "queries", "hmp", "commands", "migrations"))
     capture.add_argument("out", help="file to write")
     capture.add_argument("--qemu", default="qemu-system-x86_64", help="QEMU binary")
     capture.add_argument("--cases", help="probes file whose cases to replay (for probes)")
@@ -111,6 +111,11 @@ def _capture(args: argparse.Namespace) -> int:
         count = capture_probes(args.qemu, Path(args.cases), Path(args.out))
     elif args.what == "hmp":
         count = capture_hmp(args.qemu, Path(args.out))
+    elif args.what in ("commands", "migrations"):
+        from fakeqemu.differential import capture
+
+        record = capture.capture_commands if args.what == "commands" else capture.capture_migrations
+        count = record(args.qemu, Path(args.out))
     else:
         count = capture_queries(args.qemu, Path(args.out))
     print(f"fakeqemu: recorded {count} entries in {args.out}")

@@ -56,6 +56,10 @@ class ThrottleSettings:
     tailslow: bool = False
 
 
+#: QEMU's rate-limit window (BUFFER_DELAY): each one's bandwidth is spent at its start.
+RATE_WINDOW = 0.1
+
+
 @dataclass(frozen=True)
 class Limits:
     """The tunables in force at one moment; ``migrate-set-parameters`` may change them."""
@@ -68,6 +72,12 @@ class Limits:
     switchover_bandwidth: float = 0.0
     #: The guest runs on the destination and pages are sent on demand or in the background.
     postcopy: bool = False
+    #: The source's guest runs.  QEMU counts what it sends while the guest is stopped
+    #: (``-S``, ``stop``) as downtime bytes, and a stopped guest dirties nothing.
+    guest_running: bool = True
+    #: Zero pages go through the multifd channels (``zero-page-detection`` ``multifd``);
+    #: otherwise the main channel sends them, counted by stage.
+    multifd_zero_pages: bool = False
     throttle: ThrottleSettings = ThrottleSettings()
     xbzrle_cache_size: int = 64 << 20
     multifd_channels: int = 2

@@ -17,9 +17,10 @@ rates are refreshed with it (migration_update_rates).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 
 from fakeqemu.backends.interface import (
+    RATE_WINDOW,
     BackendInputs,
     Limits,
     RamCounters,
@@ -30,56 +31,20 @@ from fakeqemu.backends.interface import (
     switchover_threshold,
 )
 from fakeqemu.backends.options import BackendOptions
+from fakeqemu.backends.workload import (
+    END_OF_SECTION,
+    OPTIONS,
+    PAGE_HEADER,
+    XBZRLE_HEADER,
+    ZERO_PAGE_COST,
+    Period,
+    SentPages,
+    Workload,
+    next_throttle,
+    split_evenly,
+)
 
-#: Bytes QEMU puts before each page on the wire (offset and flags).
-PAGE_HEADER = 8
-#: A zero page is a header and one byte (RAM_SAVE_FLAG_ZERO).
-ZERO_PAGE_COST = PAGE_HEADER + 1
-#: An xbzrle page: the header, the encoding flag and its 16-bit length, then the delta.
-XBZRLE_HEADER = PAGE_HEADER + 3
-#: Device state saved after the last RAM pages (recorded: about 110 KB for ``pc``).
-DEVICE_STATE_BYTES = 112254
-#: cpu_throttle_set() keeps the throttle within these.
-THROTTLE_MIN, THROTTLE_MAX = 1, 99
-
-OPTIONS = {
-    "ram": "guest RAM to model instead of -m, as a size (64G, 2T)",
-    "zero-share": "share of pages that are zero, 0 to 1 (default 0.75)",
-    "dirty-rate": "bytes per second the guest dirties (default 0: an idle guest)",
-    "link-bandwidth": "bytes per second the network carries (default: only max-bandwidth)",
-    "xbzrle-ratio": "xbzrle-encoded size of a re-sent page, as a share of a page (default 0.1)",
-    "device-state": f"bytes of device state after the last pages (default {DEVICE_STATE_BYTES})",
-    "fault-rate": "pages per second the guest touches on the destination in postcopy (100)",
-}
-
-
-@dataclass(frozen=True)
-class Workload:
-    """The guest and the network, as the model needs them."""
-
-    #: Guest RAM in bytes; ``None``: the machine's ``-m``.
-    ram: int | None = None
-    zero_share: float = 0.75
-    #: Bytes per second the running guest dirties.
-    dirty_rate: float = 0.0
-    #: Bytes per second the network carries; 0: as much as ``max-bandwidth`` allows.
-    link_bandwidth: float = 0.0
-    xbzrle_ratio: float = 0.1
-    device_state: int = DEVICE_STATE_BYTES
-    fault_rate: float = 100.0
-
-    def with_options(self, options: BackendOptions) -> Workload:
-        """This workload with whatever ``options`` set."""
-        return replace(
-            self,
-            ram=options.size("ram", 0) if "ram" in options else self.ram,
-            zero_share=options.number("zero-share", self.zero_share, 0.0, 1.0),
-            dirty_rate=options.size("dirty-rate", int(self.dirty_rate)),
-            link_bandwidth=options.size("link-bandwidth", int(self.link_bandwidth)),
-            xbzrle_ratio=options.number("xbzrle-ratio", self.xbzrle_ratio, 0.0),
-            device_state=options.size("device-state", self.device_state),
-            fault_rate=options.number("fault-rate", self.fault_rate, 0.0),
-        )
+__all__ = ["OPTIONS", "ModelBackend", "Workload", "model_backend", "next_throttle", "split_evenly"]
 
 
 def model_backend(inputs: BackendInputs) -> ModelBackend | ReceivedPages:
@@ -88,68 +53,6 @@ def model_backend(inputs: BackendInputs) -> ModelBackend | ReceivedPages:
     if inputs.role == "destination":
         return ReceivedPages()
     return ModelBackend(inputs, Workload().with_options(options))
-
-
-def next_throttle(
-    current: int, settings: ThrottleSettings, dirty_bytes: int, dirty_threshold: float
-) -> int:
-    """mig_throttle_guest_down(): start at ``initial``, then step up towards ``maximum``."""
-    if current == 0:
-        wanted = settings.initial
-    else:
-        step = settings.increment
-        if settings.tailslow:
-            # Step only as far as needed to bring the dirty rate down to the threshold.
-            cpu_now = 100 - current
-            cpu_ideal = int(cpu_now * (dirty_threshold / dirty_bytes))
-            step = min(cpu_now - cpu_ideal, settings.increment)
-        wanted = min(current + step, settings.maximum)
-    return max(THROTTLE_MIN, min(wanted, THROTTLE_MAX))
-
-
-def split_evenly(pages: int, kinds: list[int]) -> list[int]:
-    """``pages`` shared among ``kinds`` in proportion (largest remainder), none above its own."""
-    total = sum(kinds)
-    if total == 0 or pages <= 0:
-        return [0] * len(kinds)
-    exact = [pages * kind / total for kind in kinds]
-    shares = [math.floor(value) for value in exact]
-    order = sorted(range(len(kinds)), key=lambda i: exact[i] - shares[i], reverse=True)
-    for i in order[: pages - sum(shares)]:
-        shares[i] += 1
-    return shares
-
-
-@dataclass
-class _Period:
-    """What happened since the last sync period began (migration_bitmap_sync's counters)."""
-
-    start: float
-    dirtied_pages: int = 0
-    stream_bytes: int = 0
-    pages_sent: int = 0
-    xbzrle_pages: int = 0
-    xbzrle_bytes: int = 0
-    cache_misses: int = 0
-
-
-@dataclass
-class _Sent:
-    normal: int = 0
-    zero: int = 0
-    xbzrle: int = 0
-    by_stage: dict[str, int] = field(
-        default_factory=lambda: {"precopy": 0, "downtime": 0, "postcopy": 0}
-    )
-    stream: int = 0
-    multifd: int = 0
-    xbzrle_bytes: int = 0
-    cache_misses: int = 0
-    overflow: int = 0
-
-    @property
-    def pages(self) -> int:
-        return self.normal + self.zero + self.xbzrle
 
 
 class ModelBackend:
@@ -170,20 +73,25 @@ class ModelBackend:
         self._fresh_left = self._pages - self._zero_left
         self._again_left = 0
         self._data_pages = self._fresh_left
-        self._sent = _Sent()
+        self._sent = SentPages()
         self._limits: Limits | None = None
         self._syncs = 0
         self._remaining_at_sync = 0
         self._dirty_rate = 0
-        self._period: _Period | None = None
+        self._period: Period | None = None
         self._high_dirty_periods = 0
         self._throttle = 0
         self._guest_time: float | None = None
         self._guest_running = True
         self._dirtied = 0.0
         self._transfer_start: float | None = None
-        self._last_window: float | None = None
+        #: The bandwidth is spent up to here (each window's budget goes out at its start).
+        self._budget_until: float | None = None
+        self._ran_since_sync = False
         self._bytes_per_ms = 0.0
+        #: What the switchover test uses: the bandwidth measured when the previous window
+        #: ended (QEMU's threshold is 0 until the first window has been measured).
+        self._measured_per_ms = 0.0
         self._mbps = 0.0
         self._pages_per_second = 0
         self._faults = 0.0
@@ -199,6 +107,7 @@ class ModelBackend:
         if self._guest_time is not None and self._guest_running:
             rate = self.workload.dirty_rate / self.page_size * (1 - self._throttle / 100)
             self._dirtied += rate * max(0.0, now - self._guest_time)
+            self._ran_since_sync |= now > self._guest_time
         self._guest_time = now
 
     @property
@@ -211,21 +120,25 @@ class ModelBackend:
         self._counters = None
         self._run_guest(now)
         clean = self._pages - self._pages_left
-        newly_dirty = min(clean, round(self._dirtied))
+        # A guest that runs (or ran since the last sync) has its hot pages dirty again.
+        ran = self._ran_since_sync or self._guest_running
+        hot = self.workload.hot_pages if ran and self._period is not None else 0
+        newly_dirty = min(clean, round(self._dirtied) + hot)
         self._dirtied = 0.0
+        self._ran_since_sync = False
         self._again_left += newly_dirty
         self._syncs += 1
         self._remaining_at_sync = self._pages_left * self.page_size
         if self._period is None:
-            self._period = _Period(now)
-            self._transfer_start = self._last_window = now
+            self._period = Period(now)
+            self._transfer_start = now
             return
         self._period.dirtied_pages += newly_dirty
         if now - self._period.start > 1.0:
             self._end_period(now, self._period)
-            self._period = _Period(now)
+            self._period = Period(now)
 
-    def _end_period(self, now: float, period: _Period) -> None:
+    def _end_period(self, now: float, period: Period) -> None:
         """migration_trigger_throttle() and migration_update_rates()."""
         settings = self._limits.throttle if self._limits else ThrottleSettings()
         dirty_bytes = period.dirtied_pages * self.page_size
@@ -247,25 +160,34 @@ class ModelBackend:
             )
 
     def transfer(self, now: float, limits: Limits) -> None:
+        """Spend the bandwidth of the window starting at ``now`` (QEMU sends at once and
+        then waits for the window's end; a second call within a window sends nothing)."""
         self._counters = None
         self._limits = limits
         self._run_guest(now)
-        start = self._last_window if self._last_window is not None else now
-        seconds = max(0.0, now - start)
+        self._guest_running = limits.guest_running
+        begin = now if self._budget_until is None else max(now, self._budget_until)
+        self._budget_until = now + RATE_WINDOW
+        seconds = max(0.0, self._budget_until - begin)
         rate = limits.bandwidth
         if self.workload.link_bandwidth:
             rate = min(rate, self.workload.link_bandwidth)
-        stage = "postcopy" if limits.postcopy else "precopy"
+        # ram_transferred_add(): precopy while the guest runs, downtime while it is stopped.
+        stage = "precopy" if limits.guest_running else "downtime"
         if limits.postcopy:
+            stage = "postcopy"
             self._postcopy_faults(seconds)
+        if seconds <= 0:
+            return
         pages_before, bytes_before = self._sent.pages, self._sent.stream
         self._send(rate * seconds, stage, limits)
-        if seconds > 0:
-            sent = self._sent.stream - bytes_before
-            self._bytes_per_ms = sent / (seconds * 1000)
-            self._mbps = sent * 8 / seconds / 1e6
-            self._pages_per_second = int((self._sent.pages - pages_before) / seconds)
-        self._last_window = now
+        self._sent.by_stage[stage] += END_OF_SECTION
+        self._sent.stream += END_OF_SECTION
+        sent = self._sent.stream - bytes_before
+        self._measured_per_ms = self._bytes_per_ms
+        self._bytes_per_ms = sent / (seconds * 1000)
+        self._mbps = sent * 8 / seconds / 1e6
+        self._pages_per_second = int((self._sent.pages - pages_before) / seconds)
 
     def _postcopy_faults(self, seconds: float) -> None:
         """The guest runs on the destination and asks for pages it has not got yet."""
@@ -279,7 +201,7 @@ class ModelBackend:
         remaining = self._pages_left * self.page_size
         if limits.postcopy:
             return remaining == 0
-        return fits_downtime(remaining, switchover_threshold(self._bytes_per_ms, limits))
+        return fits_downtime(remaining, switchover_threshold(self._measured_per_ms, limits))
 
     def stop(self, now: float, postcopy: bool) -> None:
         self._counters = None
@@ -371,10 +293,15 @@ class ModelBackend:
         sent.zero += zero
         sent.xbzrle += hits
         sent.xbzrle_bytes += hits * encoded
-        sent.by_stage[stage] += ram_bytes
-        sent.stream += ram_bytes
+        on_channels = 0
         if self._multifd:
-            sent.multifd += normal * normal_cost
+            # Data pages (and from 9.0 zero pages) go through the multifd channels, which
+            # QEMU counts apart from the stage counters.
+            zero_on_channels = limits is not None and limits.multifd_zero_pages
+            on_channels = normal * normal_cost + (zero * ZERO_PAGE_COST if zero_on_channels else 0)
+            sent.multifd += on_channels
+        sent.by_stage[stage] += ram_bytes - on_channels
+        sent.stream += ram_bytes
         if self._period is not None:
             self._period.stream_bytes += ram_bytes
             self._period.pages_sent += pages

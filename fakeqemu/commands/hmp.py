@@ -5,7 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from fakeqemu.commands.hmp_migrate import format_info_migrate
+from fakeqemu.commands.hmp_migrate import (
+    format_info_migrate,
+    format_info_migrate_capabilities,
+    format_info_migrate_parameters,
+)
 from fakeqemu.commands.registry import CommandContext, CommandTable
 from fakeqemu.model.machine import RunState, VirtualMachine
 from fakeqemu.protocol.encoder import QValue
@@ -31,6 +35,8 @@ _HMP: dict[str, Callable[[VirtualMachine], str]] = {
     "info status": _info_status,
     "info version": _info_version,
     "info migrate": format_info_migrate,
+    "info migrate_parameters": format_info_migrate_parameters,
+    "info migrate_capabilities": format_info_migrate_capabilities,
 }
 
 

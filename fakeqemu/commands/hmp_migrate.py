@@ -56,6 +56,17 @@ def _legacy(vm: VirtualMachine, info: dict[str, Any]) -> list[str]:
     ram = info.get("ram")
     if ram is not None:
         lines += _legacy_ram(ram)
+    cache = info.get("xbzrle-cache")
+    if cache is not None:
+        lines += [
+            f"cache size: {cache['cache-size']} bytes",
+            f"xbzrle transferred: {cache['bytes'] >> 10} kbytes",
+            f"xbzrle pages: {cache['pages']} pages",
+            f"xbzrle cache miss: {cache['cache-miss']} pages",
+            f"xbzrle cache miss rate: {cache['cache-miss-rate']:0.2f}",
+            f"xbzrle encoding rate: {cache['encoding-rate']:0.2f}",
+            f"xbzrle overflow: {cache['overflow']}",
+        ]
     if "socket-address" in info:
         lines += [
             "socket address: [",
@@ -121,6 +132,9 @@ def _reorganised(info: dict[str, Any]) -> list[str]:
             if key in info:
                 parts.append(f"{label}={info[key]}")
         lines.append("Time (ms): \t\t" + ", ".join(parts))
+    if "remaining" in info:
+        # 11.1's top-level estimate (observed at pre-switchover: "Remaining: \t\t0 B").
+        lines.append(f"Remaining: \t\t{size_to_str(info['remaining'])}")
     if "socket-address" in info:
         lines += ["Sockets: [", *(f"\t{_socket_uri(a)}" for a in info["socket-address"]), "]"]
     ram = info.get("ram")
@@ -151,3 +165,39 @@ def _reorganised(info: dict[str, Any]) -> list[str]:
             "  Others: \t\t" + ", ".join(others),
         ]
     return lines
+
+
+def format_info_migrate_capabilities(vm: VirtualMachine) -> str:
+    """hmp_info_migrate_capabilities(): one ``name: on|off`` line per capability."""
+    caps = vm.migration_settings.capabilities
+    return "".join(f"{name}: {'on' if on else 'off'}\n" for name, on in caps.items())
+
+
+def format_info_migrate_parameters(vm: VirtualMachine) -> str:
+    """hmp_info_migrate_parameters(): the release's lines, for the members it has."""
+    params = vm.migration_settings.parameters
+    lines: list[str] = []
+    for member, style in vm.profile.hmp_parameter_lines:
+        if member in params:
+            lines += _parameter_lines(member, style, params[member])
+    return "".join(line + "\n" for line in lines)
+
+
+def _parameter_lines(member: str, style: str, value: Any) -> list[str]:
+    if style == "mapping":
+        lines = [f"{member}:"]
+        for node in value:
+            lines.append(f"  '{node['node-name']}' -> '{node['alias']}'")
+            lines += [f"    '{b['name']}' -> '{b['alias']}'" for b in node.get("bitmaps", [])]
+        return lines
+    if style == "words":
+        return [f"{member}:" + "".join(f" {word}" for word in value)]
+    if style == "bool":
+        text = "on" if value else "off"
+    elif style == "quoted":
+        text = f"'{value}'"
+    elif style == "plain":
+        text = str(value)
+    else:
+        text = f"{value} {style}"
+    return [f"{member}: {text}"]

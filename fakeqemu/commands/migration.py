@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
-import re
+import os
 from typing import Any
 
 from fakeqemu.commands.registry import CommandContext, CommandTable
-from fakeqemu.errors import QmpError
+from fakeqemu.errors import DEVICE_NOT_ACTIVE, QmpError
+from fakeqemu.model.addresses import (
+    ResolutionError,
+    UnknownProtocol,
+    channel_address,
+    open_error,
+    resolved,
+)
 from fakeqemu.model.machine import RunState
-from fakeqemu.model.migration import check_parameters
+from fakeqemu.model.migration import check_capabilities, check_parameters
 from fakeqemu.protocol.encoder import QValue
 
 TABLE = CommandTable()
 command = TABLE.command
 
 IN_PROGRESS = "There's a migration process in progress"
-_SCHEMES = ("tcp:", "unix:", "exec:", "fd:", "file:", "rdma:", "vsock:")
-_HOST_PORT = re.compile(r"^(\[[^\]]*\]|[^:]*):([^:]+)$")
 
 
 @command("query-migrate")
@@ -42,25 +47,27 @@ def migrate_set_capabilities(ctx: CommandContext, args: dict[str, Any]) -> QValu
     vm = ctx.vm
     if vm.outgoing is not None and vm.outgoing.is_running:
         raise QmpError(IN_PROGRESS)
-    merged = dict(vm.migration_settings.capabilities)
+    settings = vm.migration_settings
+    merged = dict(settings.capabilities)
     for entry in args["capabilities"]:
         merged[entry["capability"]] = entry["state"]
-    if merged.get("postcopy-preempt") and not merged.get("postcopy-ram"):
-        raise QmpError("Postcopy preempt requires postcopy-ram")
-    if merged.get("switchover-ack") and not merged.get("return-path"):
-        raise QmpError("Capability 'switchover-ack' requires capability 'return-path'")
-    if vm.profile.multifd_excludes_xbzrle and merged.get("multifd") and merged.get("xbzrle"):
-        raise QmpError("Multifd is not compatible with xbzrle")
-    vm.migration_settings.capabilities = merged
+    problem = check_capabilities(vm.profile, merged, settings.parameters)
+    if problem is not None:
+        raise QmpError(problem)
+    settings.capabilities = merged
     return {}
 
 
 @command("migrate-set-parameters")
 def migrate_set_parameters(ctx: CommandContext, args: dict[str, Any]) -> QValue:
     settings = ctx.vm.migration_settings
-    changes = {key: ("" if value is None else value) for key, value in args.items()}
+    changes = {
+        key: ("" if value is None else value)
+        for key, value in args.items()
+        if key not in ctx.vm.profile.ignored_parameters
+    }
     merged = {**settings.parameters, **changes}
-    problem = check_parameters(merged)
+    problem = check_parameters(ctx.vm.profile, merged)
     if problem is not None:
         raise QmpError(problem)
     # In place: a running migration reads the same dict, so changes act at once.
@@ -74,55 +81,17 @@ def _wake(ctx: CommandContext) -> None:
         ctx.vm.transport.wake()
 
 
-class UnknownProtocol(QmpError):
-    """A URI scheme QEMU does not migrate over; 7.2 does not record it as the migration's error."""
-
-
-def _check_uri(uri: str, ctx: CommandContext) -> None:
-    """migrate_uri_parse(): the scheme, then the address of socket schemes."""
-    if not uri.startswith(_SCHEMES):
-        raise UnknownProtocol(ctx.vm.profile.migrate_unknown_protocol.format(uri=uri))
-    scheme, _, address = uri.partition(":")
-    if scheme in ("tcp", "rdma") and not _HOST_PORT.match(address):
-        raise QmpError(f"error parsing address '{address}'")
-
-
-def _channel_uri(channels: list[dict[str, Any]]) -> str:
-    """The main channel of a ``channels`` argument, as the URI it stands for."""
-    mains = [c for c in channels if c.get("channel-type") == "main"]
-    if len(mains) > 1:
-        raise QmpError("Channel list has more than one main entry")
-    if not mains:
-        raise QmpError("Channel list has no main entry")
-    addr = mains[0]["addr"]
-    if addr["transport"] == "socket" and addr.get("type") == "inet":
-        return f"tcp:{addr['host']}:{addr['port']}"
-    if addr["transport"] == "socket" and addr.get("type") == "unix":
-        return f"unix:{addr['path']}"
-    if addr["transport"] == "exec":
-        return "exec:" + " ".join(addr["args"])
-    if addr["transport"] == "file":
-        return f"file:{addr['filename']}"
-    return f"{addr['transport']}:"
-
-
-def _uri_argument(args: dict[str, Any]) -> str:
-    uri: str | None = args.get("uri")
-    channels = args.get("channels") or None
-    if (uri is None) == (channels is None):
-        raise QmpError("need either 'uri' or 'channels' argument")
-    if uri is not None:
-        return uri
-    assert channels is not None
-    return _channel_uri(channels)
-
-
 @command("migrate")
 def migrate(ctx: CommandContext, args: dict[str, Any]) -> QValue:
+    """qmp_migrate(): the address (before migrate_prepare() from 8.x, after it in 7.2),
+    the checks of migrate_prepare(), then ``setup`` and the transport."""
     vm = ctx.vm
-    uri = _uri_argument(args)
-    if not vm.profile.migrate_checks_uri_after_setup:
-        _check_uri(uri, ctx)
+    profile = vm.profile
+    address = None
+    if not profile.migrate_checks_uri_after_setup:
+        address = channel_address(args, profile, profile.migrate_unknown_protocol)
+    if args.get("resume") and vm.source_status != "postcopy-paused":
+        raise QmpError("Cannot resume if there is no paused migration")
     if vm.outgoing is not None and vm.outgoing.is_running:
         raise QmpError(IN_PROGRESS)
     if vm.runstate is RunState.INMIGRATE:
@@ -130,32 +99,37 @@ def migrate(ctx: CommandContext, args: dict[str, Any]) -> QValue:
     if vm.runstate is RunState.POSTMIGRATE:
         raise QmpError("Can't migrate the vm that was paused due to previous migration")
     outgoing = vm.begin_outgoing()
-    if vm.profile.migrate_checks_uri_after_setup:
-        # 7.2 has already moved to setup when it finds the URI unusable.
-        try:
-            _check_uri(uri, ctx)
-        except UnknownProtocol:
-            # migrate_set_state(SETUP -> FAILED) only: no error-desc is kept.
-            outgoing.fail(vm.clock(), None)
-            raise
-        except QmpError as error:
-            # migrate_fd_error(): the address error becomes error-desc.
-            outgoing.fail(vm.clock(), error.desc)
-            raise
+    try:
+        if address is None:
+            address = channel_address(args, profile, profile.migrate_unknown_protocol)
+        problem = open_error(address, incoming=False)
+        if problem is not None:
+            raise QmpError(problem)
+    except UnknownProtocol:
+        # 7.2: migrate_set_state(SETUP -> FAILED) only, no error-desc is kept.
+        outgoing.fail(vm.clock(), None)
+        raise
+    except QmpError as error:
+        # migrate_fd_error(): the error becomes error-desc.
+        outgoing.fail(vm.clock(), error.desc)
+        raise
+    try:
+        address = resolved(address)
+    except ResolutionError as error:
+        # QEMU resolves in its connect thread and fails just after this reply; the fake
+        # fails at once (the events come before the reply instead of after it).
+        outgoing.fail(vm.clock(), error.desc)
+        return {}
     if vm.transport is None:
         raise QmpError("fakeqemu: this fake has no migration transport")
-    vm.transport.connect(uri, outgoing)
+    vm.transport.connect(address.uri, outgoing)
     return {}
 
 
 @command("migrate-incoming")
 def migrate_incoming(ctx: CommandContext, args: dict[str, Any]) -> QValue:
     vm = ctx.vm
-    if vm.runstate is not RunState.INMIGRATE:
-        raise QmpError("'-incoming' was not specified on the command line")
-    uri = _uri_argument(args)
-    _check_uri(uri, ctx)
-    vm.begin_incoming(uri)
+    vm.begin_incoming(args)
     if vm.incoming_migration is not None and "exit-on-error" in args:
         vm.incoming_migration.exit_on_error = args["exit-on-error"]
     return {}
@@ -179,9 +153,10 @@ def migrate_continue(ctx: CommandContext, args: dict[str, Any]) -> QValue:
     status = vm.source_status
     if status != args["state"]:
         raise QmpError(f"Migration not in expected state: {status}")
-    assert vm.outgoing is not None
-    vm.outgoing.continue_switchover(vm.clock())
-    _wake(ctx)
+    if vm.outgoing is not None and status == "pre-switchover":
+        vm.outgoing.continue_switchover(vm.clock())
+        _wake(ctx)
+    # Any other matching state: QEMU posts a semaphore nobody waits on, and says {}.
     return {}
 
 
@@ -208,3 +183,20 @@ def migrate_pause(ctx: CommandContext, args: dict[str, Any]) -> QValue:
 @command("migrate-recover")
 def migrate_recover(ctx: CommandContext, args: dict[str, Any]) -> QValue:
     raise QmpError("Migrate recover can only be run when postcopy is paused.")
+
+
+@command("client_migrate_info")
+def client_migrate_info(ctx: CommandContext, args: dict[str, Any]) -> QValue:
+    """qmp_client_migrate_info(): only SPICE clients are told, and the fake has no SPICE."""
+    if args["protocol"] == "spice":
+        raise QmpError("SPICE is not in use", DEVICE_NOT_ACTIVE)
+    raise QmpError("Parameter 'protocol' expects 'spice'")
+
+
+@command("query-migrationthreads")
+def query_migrationthreads(ctx: CommandContext, args: dict[str, Any]) -> QValue:
+    """The source's migration thread while it runs (no multifd send threads are modelled)."""
+    outgoing = ctx.vm.outgoing
+    if outgoing is None or not outgoing.is_running:
+        return []
+    return [{"name": "mig/src/main", "thread-id": os.getpid()}]

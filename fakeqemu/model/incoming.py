@@ -37,8 +37,6 @@ REPORTED = frozenset(
 @dataclass
 class DestinationHooks:
     set_status: Callable[[str], None]
-    #: The 7.2 destination announces ``setup`` without changing state or checking ``events``.
-    unconditional_setup_event: Callable[[], None]
     #: Load finished: start the guest if it should run (RESUME), else leave it paused.
     start_guest: Callable[[], None]
     #: A failed load ends the process (exit-on-error).
@@ -63,10 +61,6 @@ class IncomingMigration:
     def listening(self, addresses: list[dict[str, Any]]) -> None:
         """``migrate-incoming`` (or ``-incoming URI``) opened its listener."""
         self.socket_address = addresses
-        if self.profile.destination_reports_setup:
-            self.hooks.set_status("setup")
-        else:
-            self.hooks.unconditional_setup_event()
 
     def source_connected(self, now: float) -> None:
         self._load_started = now
@@ -82,6 +76,8 @@ class IncomingMigration:
             self.ram.receive(now, int(pages["normal"]), int(pages["zero"]), int(pages["xbzrle"]))
         elif "postcopy" in message:
             # postcopy_ram_listen_thread / RUN: the guest runs here from now on.
+            if self.profile.has_status("postcopy-device"):
+                self.hooks.set_status("postcopy-device")  # observed on 11.1
             self.hooks.set_status("postcopy-active")
             self.hooks.start_guest()
         elif "complete" in message:
@@ -105,12 +101,9 @@ class IncomingMigration:
             return
         self.error_desc = error
         self.socket_address = []
-        if self.exit_on_error:
-            # QEMU exits before its monitor flushes the `failed` event.
-            self.status = "failed"
-            self.hooks.exit_process()
-            return
         self.hooks.set_status("failed")
+        if self.exit_on_error:
+            self.hooks.exit_process()
 
     @property
     def reported(self) -> bool:

@@ -12,6 +12,12 @@ from fakeqemu.backends.interface import BackendInputs, Role
 from fakeqemu.backends.options import BackendError
 from fakeqemu.backends.registry import BackendChoice, default_backend
 from fakeqemu.errors import QmpError
+from fakeqemu.model.addresses import (
+    INCOMING_UNKNOWN_PROTOCOL,
+    channel_address,
+    open_error,
+    resolved,
+)
 from fakeqemu.model.events import EventBus
 from fakeqemu.model.incoming import DestinationHooks, IncomingMigration
 from fakeqemu.model.migration import MigrationSettings, MigrationTransport
@@ -141,6 +147,7 @@ class VirtualMachine:
             pass_event=lambda n: self._migration_event({"pass": n}, "MIGRATION_PASS"),
             stop_guest=self._stop_for_switchover,
             finish_guest=self._finish_switchover,
+            guest_running=lambda: self.running,
         )
         try:
             ram = self.backend.source(self._backend_inputs("source"))
@@ -176,17 +183,44 @@ class VirtualMachine:
         self.runstate = RunState.RUNNING
         self.events.emit("RESUME")
 
-    def begin_incoming(self, uri: str) -> None:
-        """``migrate-incoming``: once per process, and only with ``-incoming``."""
+    def begin_incoming(self, target: str | dict[str, Any]) -> None:
+        """``migrate-incoming`` (arguments) or ``-incoming URI``: once per process.
+
+        Checked in qmp_migrate_incoming()'s order: once, ``-incoming``, (7.2: a
+        ``setup`` event whatever comes next), the address, the destination's state;
+        then the state moves to ``setup`` (8.2 on) before QEMU tries to listen, and a
+        failure to listen leaves it there, so every later attempt is refused.
+        """
         if self._incoming_started:
             raise QmpError("The incoming migration has already been started")
         if self.runstate is not RunState.INMIGRATE:
             raise QmpError("'-incoming' was not specified on the command line")
         if self.transport is None:
             raise QmpError("fakeqemu: this fake has no migration transport")
+        if not self.profile.destination_reports_setup:
+            self._unconditional_setup_event()
+        args = {"uri": target} if isinstance(target, str) else target
+        address = channel_address(args, self.profile, INCOMING_UNKNOWN_PROTOCOL)
+        incoming = self.incoming_migration
+        if incoming is not None and incoming.status != "none":
+            raise QmpError(f"Illegal migration incoming state: {incoming.status}")
+        if incoming is None:
+            incoming = self._new_incoming()
+        if self.profile.destination_reports_setup:
+            self.incoming_migration = incoming
+            incoming.hooks.set_status("setup")
+        address = resolved(address)
+        problem = open_error(address, incoming=True)
+        if problem is not None:
+            raise QmpError(problem)
+        addresses = self.transport.listen(address.uri, incoming)
+        self._incoming_started = True
+        self.incoming_migration = incoming
+        incoming.listening(addresses)
+
+    def _new_incoming(self) -> IncomingMigration:
         hooks = DestinationHooks(
             set_status=self._set_destination_status,
-            unconditional_setup_event=self._unconditional_setup_event,
             start_guest=self._start_after_incoming,
             exit_process=self._exit_after_failed_incoming,
         )
@@ -194,11 +228,7 @@ class VirtualMachine:
             received = self.backend.destination(self._backend_inputs("destination"))
         except BackendError as error:
             raise QmpError(f"fakeqemu: {error}") from None
-        incoming = IncomingMigration(profile=self.profile, hooks=hooks, ram=received)
-        addresses = self.transport.listen(uri, incoming)
-        self._incoming_started = True
-        self.incoming_migration = incoming
-        incoming.listening(addresses)
+        return IncomingMigration(profile=self.profile, hooks=hooks, ram=received)
 
     def _unconditional_setup_event(self) -> None:
         self.events.emit("MIGRATION", {"status": "setup"})

@@ -7,6 +7,13 @@ and the QEMU sources named in the comments.
 from __future__ import annotations
 
 from fakeqemu.errors import FakeQemuError
+from fakeqemu.profiles.checks import (
+    CAPABILITIES_7_2,
+    CAPABILITIES_11_1,
+    PARAMETERS_7_2,
+    PARAMETERS_11_1,
+)
+from fakeqemu.profiles.hmp_views import PARAMETER_LINES_7_2, PARAMETER_LINES_11_1
 from fakeqemu.profiles.profile import HmpLayout, Profile
 
 _LEGACY_GLOBALS = (
@@ -28,11 +35,15 @@ QEMU_7_2 = QEMU_10_0.extend(
     hmp_globals=(*_LEGACY_GLOBALS, "decompress-error-check: on", "clear-bitmap-shift: 18"),
     # migration/migration.c (7.2): migrate_prepare() runs before the URI is parsed.
     migrate_checks_uri_after_setup=True,
+    # Observed: 7.2 answers `file:` as an unknown protocol (migrate and migrate-incoming).
+    migration_schemes=frozenset({"tcp", "unix", "vsock", "fd", "exec", "rdma"}),
     migrate_unknown_protocol="Parameter 'uri' expects a valid migration protocol",
     migrate_pause_not_postcopy=(
         "migrate-pause is currently only supported during postcopy-active state"
     ),
-    multifd_excludes_xbzrle=False,
+    hmp_parameter_lines=PARAMETER_LINES_7_2,
+    parameter_checks=PARAMETERS_7_2,
+    capability_rules=CAPABILITIES_7_2,
     device_state_always=False,
     downtime_in_postcopy=False,
     destination_reports_setup=False,
@@ -40,6 +51,10 @@ QEMU_7_2 = QEMU_10_0.extend(
     transferred_counts_stream=False,
     postcopy_active_before_stop=True,
     postcopy_cancel_refused=False,
+    # Observed: a cancel in pre-switchover leaves no error-desc, and the multifd
+    # compression levels are taken (any uint8) and dropped: query shows the old value.
+    switchover_cancel_error=None,
+    ignored_parameters=frozenset({"multifd-zlib-level", "multifd-zstd-level"}),
 )
 
 QEMU_11_1 = QEMU_10_0.extend(
@@ -50,12 +65,22 @@ QEMU_11_1 = QEMU_10_0.extend(
     json_skip_rest_after_limit_error=True,
     hmp_layout=HmpLayout.REORGANISED,
     hmp_globals=(),
+    # Observed: "Option announce-initial expects ...", x-rdma-chunk-size checked,
+    # postcopy with multifd allowed, x-colo needing return-path.
+    hmp_parameter_lines=PARAMETER_LINES_11_1,
+    parameter_checks=PARAMETERS_11_1,
+    capability_rules=CAPABILITIES_11_1,
     # Recorded 11.1: no MIGRATION_PASS 1, final dirty-sync-count 2, `failing` on errors,
     # and expected-downtime 35 ms at pre-switchover with 1.2 MB left at 34 MB/s.
     pass_event_in_setup=False,
     final_sync_after_stop=False,
     failing_status=True,
     expected_downtime_at_switchover=True,
+    # Observed with an idle -S guest: active, MIGRATION_PASS 2, pre-switchover; a cancel
+    # there leaves this error-desc.
+    sync_before_empty_switchover=True,
+    exact_sync_with_postcopy_ram=True,
+    switchover_cancel_error="Switchover is interrupted",
 )
 
 PROFILES: dict[str, Profile] = {p.name: p for p in (QEMU_7_2, QEMU_10_0, QEMU_11_1)}

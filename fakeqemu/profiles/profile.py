@@ -10,6 +10,13 @@ from functools import cached_property
 from importlib import resources
 from typing import Any
 
+from fakeqemu.profiles.checks import (
+    CAPABILITIES_10_0,
+    PARAMETERS_10_0,
+    CapabilityRule,
+    ParameterCheck,
+)
+from fakeqemu.profiles.hmp_views import PARAMETER_LINES_10_0
 from fakeqemu.protocol.qapi import QapiSchema
 
 
@@ -74,21 +81,38 @@ class Profile:
     hmp_layout: HmpLayout = HmpLayout.LEGACY
     #: ``globals:`` lines of the legacy HMP ``info migrate``.
     hmp_globals: tuple[str, ...] = ()
+    #: HMP ``info migrate_parameters``: (member, style) in print order (profiles/hmp_views.py).
+    hmp_parameter_lines: tuple[tuple[str, str], ...] = PARAMETER_LINES_10_0
     #: ``migrate`` moves to setup, then failed, before it checks the URI scheme (7.2).
     migrate_checks_uri_after_setup: bool = False
+    #: URI schemes ``migrate`` and ``migrate-incoming`` know (migrate_uri_parse()).
+    migration_schemes: frozenset[str] = frozenset(
+        {"tcp", "unix", "vsock", "fd", "exec", "rdma", "file"}
+    )
     #: Message for a ``migrate`` URI with an unknown scheme; ``{uri}`` is substituted.
     migrate_unknown_protocol: str = "unknown migration protocol: {uri}"
     #: Message for ``migrate-pause`` outside postcopy.
     migrate_pause_not_postcopy: str = (
         "migrate-pause is currently only supported during postcopy-active or postcopy-recover state"
     )
-    #: ``migrate-set-capabilities`` refuses multifd together with xbzrle (10.0 on).
-    multifd_excludes_xbzrle: bool = True
+    #: migrate_params_check(), in QEMU's order, with each release's wording.
+    parameter_checks: tuple[ParameterCheck, ...] = PARAMETERS_10_0
+    #: migrate_caps_check(), in QEMU's order.
+    capability_rules: tuple[CapabilityRule, ...] = CAPABILITIES_10_0
     # -- live migration (migration/migration.c, migration/ram.c of each release) -----
     #: MIGRATION_PASS is sent for the bitmap sync made during setup (not in 11.1).
     pass_event_in_setup: bool = True
     #: A last bitmap sync (and MIGRATION_PASS) follows the STOP at switchover (not in 11.1).
     final_sync_after_stop: bool = True
+    #: With nothing left to send, a bitmap sync still comes before the switchover (11.1);
+    #: before, QEMU switches over at once.
+    sync_before_empty_switchover: bool = False
+    #: With ``postcopy-ram`` on, every precopy iteration begins with a bitmap sync (11.1).
+    exact_sync_with_postcopy_ram: bool = False
+    #: ``error-desc`` a ``migrate_cancel`` in ``pre-switchover`` leaves, if any.
+    switchover_cancel_error: str | None = "Channel error: Input/output error"
+    #: Parameters ``migrate-set-parameters`` accepts but does not keep (7.2).
+    ignored_parameters: frozenset[str] = frozenset()
     #: ``device`` is always passed through at switchover (10.0 on); before, only
     #: with ``pause-before-switchover``.
     device_state_always: bool = True

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fakeqemu.backends import BackendInputs, Limits, RamCounters
+from fakeqemu.backends.interface import RATE_WINDOW
 from fakeqemu.backends.model import ModelBackend, Workload
 from fakeqemu.model.incoming import DestinationHooks, IncomingMigration
 from fakeqemu.model.outgoing import OutgoingMigration, SourceHooks
@@ -27,7 +28,7 @@ class ConvergenceSpy:
     backend: ModelBackend
     answers: list[tuple[float, bool, bool]] = field(default_factory=list)
     _window_bytes_per_ms: float = 0.0
-    _last_window: float | None = None
+    _previous_bytes_per_ms: float = 0.0
 
     @property
     def total(self) -> int:
@@ -39,17 +40,16 @@ class ConvergenceSpy:
 
     def sync(self, now: float) -> None:
         self.backend.sync(now)
-        if self._last_window is None:
-            self._last_window = now
 
     def transfer(self, now: float, limits: Limits) -> None:
+        """A window's budget goes out at its start; QEMU measures it at the window's end,
+        so the switchover test after this burst knows the bandwidth of the one before."""
         before = self.backend.counters(now).all_bytes
         self.backend.transfer(now, limits)
         sent = self.backend.counters(now).all_bytes - before
-        start = self._last_window if self._last_window is not None else now
-        if now > start:
-            self._window_bytes_per_ms = sent / ((now - start) * 1000)
-        self._last_window = now
+        if sent:
+            self._previous_bytes_per_ms = self._window_bytes_per_ms
+            self._window_bytes_per_ms = sent / (RATE_WINDOW * 1000)
 
     def converged(self, now: float, limits: Limits) -> bool:
         answer = self.backend.converged(now, limits)
@@ -59,7 +59,7 @@ class ConvergenceSpy:
         else:
             # QEMU's rule (migration_iteration_run), from what this spy saw go over the
             # wire in the last window, not from the backend's own measurement.
-            per_ms = limits.switchover_bandwidth / 1000 or self._window_bytes_per_ms
+            per_ms = limits.switchover_bandwidth / 1000 or self._previous_bytes_per_ms
             expected = remaining == 0 or remaining < per_ms * limits.downtime_limit_ms
         self.answers.append((now, answer, expected))
         return answer
@@ -119,7 +119,7 @@ def start(
         incoming.status = status
 
     incoming = IncomingMigration(
-        profile, DestinationHooks(set_destination_status, lambda: None, lambda: None, lambda: None)
+        profile, DestinationHooks(set_destination_status, lambda: None, lambda: None)
     )
     incoming.source_connected(0.0)
     outgoing.channel_connected(0.0)
