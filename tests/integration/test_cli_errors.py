@@ -36,12 +36,13 @@ def run(*args: str) -> subprocess.CompletedProcess[str]:
         (
             ["--incoming", "bogus:uri"],
             1,
-            "--incoming bogus:uri: fakeqemu migrates over tcp: and unix: only, not bogus:",
+            "--incoming bogus:uri: unknown migration protocol: bogus:uri",
         ),
         (
-            ["--incoming", "tcp:127.0.0.1:http"],
+            ["--incoming", "tcp:127.0.0.1:nosuchservice"],
             1,
-            "--incoming tcp:127.0.0.1:http: error parsing address '127.0.0.1:http'",
+            "--incoming tcp:127.0.0.1:nosuchservice: address resolution failed for "
+            "127.0.0.1:nosuchservice: Servname not supported for ai_socktype",
         ),
         (
             ["--connect", "{tmp}/missing.sock"],
