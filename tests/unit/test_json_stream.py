@@ -372,3 +372,16 @@ def test_pipelined_commands_are_fast() -> None:
     elapsed = time.perf_counter() - start
     assert len(results) == 10_000
     assert elapsed < 0.5
+
+
+def test_parse_json_reads_one_value_at_any_depth_qemu_accepts() -> None:
+    deepest = json_stream.parse_json(b"[" * 1024 + b"]" * 1024)
+    for _ in range(1023):
+        assert isinstance(deepest, list)
+        (deepest,) = deepest
+    assert deepest == []
+    assert json_stream.parse_json(b"{'a': 18446744073709551616}") == {"a": 1.8446744073709552e19}
+    assert json_stream.parse_json(b"7") == 7
+    for bad in (b"", b"[1", b"1 2", b"{} x", b"inf", b"[" * 1025 + b"]" * 1025):
+        with pytest.raises(ValueError, match=r"JSON|not exactly one"):
+            json_stream.parse_json(bad)
