@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import random
-import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TypeVar
@@ -21,6 +20,7 @@ from hypothesis import strategies as st
 from fakeqemu.fake import FakeQemu, FakeQemuConfig
 from fakeqemu.server import Endpoint, serve
 from tests.mutations import mutate
+from tests.qmp_output import check_well_formed
 from tests.recordings import VERSIONS, probe_cases
 
 T = TypeVar("T")
@@ -45,28 +45,6 @@ def mutated_input(draw: st.DrawFn) -> bytes:
 
 
 fuzz_input = st.one_of(mutated_input(), st.binary(max_size=200))
-
-
-#: QEMU prints an overflowed double as C's printf does: a bare `inf` (observed on 7.2
-#: and 11.1 for `"id": 1e9999`), which is not JSON; read it back as Infinity.
-_BARE_INF = re.compile(rb"(?<=[:\[,] )(-?)inf(?=[,}\]])")
-
-
-def check_well_formed(output: bytes) -> None:
-    assert output.endswith(b"\r\n") or not output
-    for line in output.split(b"\r\n")[:-1]:
-        message = json.loads(_BARE_INF.sub(rb"\1Infinity", line))
-        assert isinstance(message, dict)
-        keys = set(message) - {"id"}
-        assert keys in (
-            {"return"},
-            {"error"},
-            {"QMP"},
-            {"event", "timestamp"},
-            {"event", "timestamp", "data"},
-        ), message
-        if "error" in message:
-            assert set(message["error"]) == {"class", "desc"}
 
 
 FAKES = {v: FakeQemu(FakeQemuConfig(profile=v, start_paused=True)) for v in VERSIONS}
