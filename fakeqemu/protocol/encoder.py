@@ -19,6 +19,8 @@ from collections.abc import Iterator
 from itertools import repeat
 from typing import Any, TypeAlias
 
+from fakeqemu.protocol.qemu_utf8 import encode_mod_utf8
+
 #: A value QEMU can print: what the JSON parser produces and handlers return.
 QValue: TypeAlias = "dict[str, Any] | list[Any] | str | int | float | bool | None"
 
@@ -42,7 +44,7 @@ def tdb_hash(key: str) -> int:
     24 bytes, so the bytes are summed per residue class first: a key may be 64 MiB long,
     and a Python loop per byte would stall the server for seconds.
     """
-    data = key.encode("utf-8", "surrogatepass")
+    data = encode_mod_utf8(key)  # QEMU's own bytes for the key: U+0000 is C0 80
     value = 0x238F13AF * len(data)
     for residue in range(min(len(data), 24)):
         value += sum(data[residue::24]) << (residue * 5 % 24)

@@ -27,6 +27,8 @@ from types import GeneratorType
 from typing import Any, TypeAlias
 
 from fakeqemu.errors import QmpError
+from fakeqemu.protocol.encoder import qdict_order
+from fakeqemu.protocol.glib_hash import StringSet
 
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 _UINT64_MAX = 2**64 - 1
@@ -230,28 +232,22 @@ class QapiSchema:
         raise AssertionError(f"unknown meta-type {meta!r}")
 
     def _visit_object(self, info: dict[str, Any], value: dict[str, Any], path: _Path) -> _Visitor:
-        unvisited = dict.fromkeys(value)
         result: dict[str, Any] = {}
-        yield from self._visit_members(info, value, path, unvisited, result)
-        if unvisited:
-            # QEMU reports the first leftover key in GLib hash-table order; input
-            # order is what we can reproduce without GLib's hashing.
-            raise QmpError(f"Parameter '{path.member(next(iter(unvisited))).full()}' is unexpected")
+        yield from self._visit_members(info, value, path, result)
+        if len(result) < len(value):
+            raise QmpError(
+                f"Parameter '{path.member(_first_unexpected(value, result)).full()}' is unexpected"
+            )
         return result
 
     def _visit_members(
-        self,
-        info: dict[str, Any],
-        value: dict[str, Any],
-        path: _Path,
-        unvisited: dict[str, None],
-        result: dict[str, Any],
+        self, info: dict[str, Any], value: dict[str, Any], path: _Path, result: dict[str, Any]
     ) -> _Visitor:
+        """Visit the members present, in declaration order (``result`` keeps that order)."""
         for member in info.get("members", []):
             name = member["name"]
             member_path = path.member(name)
             if name in value:
-                unvisited.pop(name, None)
                 result[name] = yield self._visit_member(member, value[name], member_path)
             elif "default" not in member:
                 raise QmpError(f"Parameter '{member_path.full()}' is missing")
@@ -262,7 +258,7 @@ class QapiSchema:
             if variant["case"] == result[tag]:
                 # A variant's members belong to the same object: the schema bounds this.
                 variant_info = self.types[variant["type"]]
-                yield from self._visit_members(variant_info, value, path, unvisited, result)
+                yield from self._visit_members(variant_info, value, path, result)
 
     def _visit_member(self, member: dict[str, Any], value: Any, path: _Path) -> Any:
         kind = self.integer_kinds.get(member["name"])
@@ -307,6 +303,17 @@ class QapiSchema:
                 return (yield self._visit(member["type"], value, path))
         name = self.alternate_names.get(path.bare(), "alternate")
         raise QmpError(f"Invalid parameter type for '{path.bare()}', expected: {name}")
+
+
+def _first_unexpected(value: dict[str, Any], visited: dict[str, Any]) -> str:
+    """The leftover key QEMU names: its visitor keeps the keys in a GHashTable, filled in
+    QDict order and emptied of each member as it is visited; the first slot left wins."""
+    table = StringSet(qdict_order(list(value)))
+    for name in visited:
+        table.remove(name)
+    first = table.first()
+    assert first is not None
+    return first
 
 
 def _alternate_accepts(info: dict[str, Any], value: Any) -> bool:

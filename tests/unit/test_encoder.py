@@ -88,8 +88,9 @@ def test_recorded_replies_round_trip_in_declaration_order(version: str) -> None:
 
 
 def _reference_tdb_hash(key: str) -> int:
-    """qobject/qdict.c tdb_hash(), byte by byte as C runs it."""
-    data = key.encode("utf-8", "surrogatepass")
+    """qobject/qdict.c tdb_hash(), byte by byte as C runs it over QEMU's bytes for the key
+    (modified UTF-8: U+0000 is C0 80)."""
+    data = key.encode("utf-8").replace(b"\x00", b"\xc0\x80")
     value = (0x238F13AF * len(data)) & 0xFFFFFFFF
     for i, byte in enumerate(data):
         value = (value + (byte << (i * 5 % 24))) & 0xFFFFFFFF
@@ -102,6 +103,7 @@ def _reference_tdb_hash(key: str) -> int:
         "",
         "a",
         "execute",
+        "a\x00b",
         "é" * 13,
         "\U0001f600x" * 30,
         "k" * 4099,

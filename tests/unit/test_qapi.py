@@ -142,3 +142,31 @@ def test_deep_return_values_are_put_in_declaration_order() -> None:
         assert list(node) == ["filename", "virtual-size", "backing-image"]
         node = node["backing-image"]
     assert list(node) == ["filename", "virtual-size"]
+
+
+@pytest.mark.parametrize("profile", ["7.2", "10.0", "11.1"])
+@pytest.mark.parametrize(
+    ("arguments", "named"),
+    [
+        # Observed on QEMU 7.2, 10.0 and 11.1: not the first key sent, but the first left
+        # in GLib's hash table (slot order, after the visited members were removed).
+        ({"enable": [{}], "state": {"x": [[True]]}}, "state"),
+        ({"tls-creds": 255, "downtime-limit": {"b": [1.0]}}, "downtime-limit"),
+        ({"a": 1e5, "downtime-limit": {"arguments": 1.5}}, "downtime-limit"),
+        ({"enable": None, "downtime-limit": False}, "downtime-limit"),
+    ],
+)
+def test_the_unexpected_argument_named_is_the_first_in_glib_order(
+    profile: str, arguments: dict[str, Any], named: str
+) -> None:
+    assert error_of("query-kvm", arguments, profile) == f"Parameter '{named}' is unexpected"
+
+
+@pytest.mark.parametrize("profile", ["7.2", "10.0", "11.1"])
+def test_glib_order_counts_qemus_bytes_for_nul_and_utf_8_keys(profile: str) -> None:
+    # Observed: QEMU keeps U+0000 as C0 80, and GLib hashes signed chars.
+    arguments = {"_yc": 1, "yxaxb": 1, "x1": 1, "\x00": 1, "downtime-limit": 300}
+    arguments |= {"\U0001f600": 1, "bb__": 1}
+    assert error_of("migrate-set-parameters", arguments, profile) == (
+        "Parameter '\U0001f600' is unexpected"
+    )
