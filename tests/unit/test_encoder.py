@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 
 import pytest
 
@@ -134,3 +135,29 @@ def test_containers_mix_at_depth_with_qemus_key_order_and_separators() -> None:
     value = _nested(600, inner)
     expected = '{"id": [1, [], {}, [2.5, null]], "error": {"class": "C", "desc": "d"}}'
     assert encode_value(value) == "[" * 600 + expected + "]" * 600  # type: ignore[arg-type]
+
+
+def _reference_escape(char: str) -> str:
+    """json-writer.c, one character at a time: simple escapes, printable ASCII, else \\u."""
+    simple = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r"}
+    simple["\t"] = "\\t"
+    if char in simple:
+        return simple[char]
+    code = ord(char)
+    if 0x20 <= code < 0x7F:
+        return char
+    if 0xD800 <= code <= 0xDFFF or 0xFDD0 <= code <= 0xFDEF or (code & 0xFFFE) == 0xFFFE:
+        return "\\uFFFD"  # mod_utf8_codepoint() refuses these
+    if code > 0xFFFF:
+        code -= 0x10000
+        return f"\\u{0xD800 + (code >> 10):04X}\\u{0xDC00 + (code & 0x3FF):04X}"
+    return f"\\u{code:04X}"
+
+
+def test_strings_escape_as_qemu_does_character_by_character() -> None:
+    tricky = [*map(chr, range(0x100)), "\ud800", "\udfff", "\ufdd0", "\ufdef", "\ufffe"]
+    tricky += ["\uffff", "\U0001fffe", "\U0010ffff", "\U0001f600", "\ue000", "\u2028", "\ufffd"]
+    rng = random.Random(9)
+    for _ in range(3000):
+        text = "".join(rng.choice(tricky) for _ in range(rng.randint(0, 16)))
+        assert quote_string(text) == '"' + "".join(map(_reference_escape, text)) + '"'
