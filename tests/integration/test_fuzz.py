@@ -18,6 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from fakeqemu.fake import FakeQemu, FakeQemuConfig
+from fakeqemu.protocol.encoder import encode_message
 from fakeqemu.server import Endpoint, serve
 from tests.mutations import mutate
 from tests.qmp_output import check_well_formed
@@ -25,7 +26,17 @@ from tests.recordings import VERSIONS, probe_cases
 
 T = TypeVar("T")
 
-SEEDS = sorted({chunk for v in VERSIONS for case in probe_cases(v) for chunk in case.chunks})
+# Nesting at QEMU's limit and big inputs are the grammar fuzz's (test_grammar_fuzz.py):
+# mutating the 2-40 KB probes of issue 9 here would only multiply the run time.
+SEEDS = sorted(
+    {
+        chunk
+        for v in VERSIONS
+        for case in probe_cases(v)
+        for chunk in case.chunks
+        if len(chunk) < 400 or case.name == "deep_nesting"
+    }
+)
 
 
 class _HypothesisChoices:
@@ -98,13 +109,13 @@ async def test_server_keeps_serving_after_garbage(tmp_path: Path) -> None:
         with trio.fail_after(5):
             stream = await trio.open_unix_socket(path)
             await stream.send_all(
-                b'{"execute":"qmp_capabilities"}{"execute":"query-status","id":9}'
+                b'{"execute":"qmp_capabilities"}{"execute":"query-version","id":9}'
             )
             received = b""
             while received.count(b"\r\n") < 3:
                 received += await stream.receive_some(65536)
             await stream.aclose()
-        assert received.split(b"\r\n")[2] == (
-            b'{"return": {"status": "prelaunch", "running": false}, "id": 9}'
-        )
+        # query-version: the garbage may have stopped or resumed the guest.
+        version = {"return": fake.profile.version, "id": 9}
+        assert received.split(b"\r\n")[2] + b"\r\n" == encode_message(version)
         nursery.cancel_scope.cancel()
