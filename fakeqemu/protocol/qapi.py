@@ -308,6 +308,9 @@ class QapiSchema:
 def _first_unexpected(value: dict[str, Any], visited: dict[str, Any]) -> str:
     """The leftover key QEMU names: its visitor keeps the keys in a GHashTable, filled in
     QDict order and emptied of each member as it is visited; the first slot left wins."""
+    leftover = [key for key in value if key not in visited]
+    if len(leftover) == 1:
+        return leftover[0]  # the only key left: no need to hash what may be 64 MiB of keys
     table = StringSet(qdict_order(list(value)))
     for name in visited:
         table.remove(name)
