@@ -172,8 +172,14 @@ def encode_value(value: QValue) -> str:
     append = parts.append
     layouts = _LAYOUTS
     # zip(strict=True) would cost on the hot path; the lengths match by construction.
-    top = zip(_TOP_LEVEL, (value,))  # noqa: B905
-    stack: list[tuple[Iterator[tuple[str, Any]], str, int, str]] = [(top, "", 0, "")]
+    if type(value) is dict and value:  # a QMP message: start with its own frame
+        keys = tuple(value)
+        ordered, prefixes = layouts.get(keys) or _new_layout(keys)
+        members = zip(prefixes, [value[key] for key in ordered])  # noqa: B905
+        top = (members, "}", 0, prefixes[0])
+    else:
+        top = (zip(_TOP_LEVEL, (value,)), "", 0, "")  # noqa: B905
+    stack: list[tuple[Iterator[tuple[str, Any]], str, int, str]] = [top]
     while stack:
         items, closing, first, opening = stack[-1]
         for prefix, item in items:

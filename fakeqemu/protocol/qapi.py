@@ -208,7 +208,10 @@ class QapiSchema:
         arg_type = self.commands[command].get("arg-type")
         if arg_type is None:
             return {}
-        result: dict[str, Any] = _run(self._visit_object(self.types[arg_type], arguments, _Path()))
+        info = self.types[arg_type]
+        if not arguments and all("default" in member for member in info.get("members", [])):
+            return {}  # nothing sent, nothing required: most queries, without a visitor
+        result: dict[str, Any] = _run(self._visit_object(info, arguments, _Path()))
         return result
 
     # -- visitors, one per meta-type ------------------------------------------------
