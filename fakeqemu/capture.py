@@ -7,6 +7,8 @@
 ``probes`` replays the ``send`` chunks of an existing probes file (the case
 list is data) against a fresh ``-S`` VM, one connection per case, and records
 what comes back; ``queries`` records a fresh VM's answers to read-only queries.
+A chunk too big to store (QEMU's 64 MiB and 2M-token limits) is written as a
+recipe, ``{"prefix": ..., "repeat": ..., "times": N, "suffix": ...}``.
 Plain blocking sockets: this talks to one QEMU at a time and is not the server.
 """
 
@@ -21,8 +23,19 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 QUIET = 0.3
+#: QEMU reads a monitor a byte at a time, about 0.5 MB/s (measured on 7.2, 10.0 and 11.1;
+#: slower on a busy machine), and parses a long string at about 4 MB/s: the first reply
+#: to a chunk may take this long per byte, on top of QUIET.
+FIRST_REPLY_PER_BYTE = 20e-6
+FIRST_REPLY_MAX = 180.0
+#: Chunks this big get a longer quiet period between replies.
+BIG_CHUNK = 1 << 20
+BIG_CHUNK_QUIET = 1.0
+#: Writing a 64 MiB probe takes minutes.
+SEND_TIMEOUT = 900
 BASE_ARGS = ("-nodefaults", "-display", "none", "-accel", "tcg", "-machine", "pc")
 CAPS = b'{"execute":"qmp_capabilities"}\n'
 
@@ -50,9 +63,11 @@ def running_qemu(binary: str, *extra: str) -> Iterator[str]:
                 proc.wait(timeout=10)
 
 
-def _read_until_quiet(sock: socket.socket, quiet: float = QUIET) -> bytes:
+def _read_until_quiet(sock: socket.socket, quiet: float = QUIET, first: float = QUIET) -> bytes:
+    """Everything until ``quiet`` seconds pass without data; the first byte may take
+    ``first`` seconds (QEMU takes seconds to parse a message of many megabytes)."""
     data = b""
-    sock.settimeout(quiet)
+    sock.settimeout(first)
     while True:
         try:
             chunk = sock.recv(1 << 20)
@@ -61,6 +76,7 @@ def _read_until_quiet(sock: socket.socket, quiet: float = QUIET) -> bytes:
         if not chunk:
             return data
         data += chunk
+        sock.settimeout(quiet)
 
 
 def _read_line(sock: socket.socket) -> bytes:
@@ -72,6 +88,19 @@ def _read_line(sock: socket.socket) -> bytes:
             break
         data += chunk
     return data
+
+
+#: One write of a probe: its text, or the recipe of a text too big to store.
+Chunk = str | dict[str, Any]
+
+
+def chunk_bytes(chunk: Chunk) -> bytes:
+    """The bytes a probe chunk stands for (text is written as Latin-1, one byte a char)."""
+    if isinstance(chunk, str):
+        return chunk.encode("latin-1")
+    prefix, repeat, suffix = (str(chunk.get(key, "")) for key in ("prefix", "repeat", "suffix"))
+    repeated = repeat.encode("latin-1") * int(chunk["times"])
+    return prefix.encode("latin-1") + repeated + suffix.encode("latin-1")
 
 
 def capture_probes(binary: str, cases_file: Path, out: Path) -> int:
@@ -86,8 +115,13 @@ def capture_probes(binary: str, cases_file: Path, out: Path) -> int:
                     _read_line(sock)
                 replies = []
                 for chunk in case["send"]:
-                    sock.sendall(chunk.encode("latin-1"))
-                    replies.append(_read_until_quiet(sock).decode("latin-1"))
+                    data = chunk_bytes(chunk)
+                    sock.settimeout(SEND_TIMEOUT)
+                    sock.sendall(data)
+                    first = min(QUIET + len(data) * FIRST_REPLY_PER_BYTE, FIRST_REPLY_MAX)
+                    quiet = QUIET if len(data) < BIG_CHUNK else BIG_CHUNK_QUIET
+                    reply = _read_until_quiet(sock, quiet, first)
+                    replies.append(reply.decode("latin-1"))
             record = {
                 "name": case["name"],
                 "send": case["send"],

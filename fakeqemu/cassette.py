@@ -14,6 +14,9 @@ wire, less the ``\\n`` that ends QEMU's lines (so replies end in ``\\r``) and le
 the whitespace between a client's messages.  Bytes that are not UTF-8 are kept in
 ``b64`` instead of ``raw``.  ``conn`` numbers the monitor connections (0 when absent).
 ``{"dir": "<", "eof": true}`` marks QEMU closing a connection (after ``quit``).
+
+Messages are read with the fake's own JSON reader (:func:`parse_json`), as QEMU reads
+them: ids and arguments may nest 1,023 levels deep, past :func:`json.loads`.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from fakeqemu.protocol.encoder import encode_value
+from fakeqemu.protocol.json_stream import parse_json
 
 FORMAT_VERSION = 1
 _WHITESPACE = b" \t\r\n"
@@ -55,7 +59,7 @@ class Entry:
     def message(self) -> Any:
         """The message as JSON, or ``None`` when it is not JSON."""
         try:
-            return json.loads(self.data)
+            return parse_json(self.data)
         except ValueError:
             return None
 
@@ -297,28 +301,28 @@ def replace_id(data: bytes, new_id: bytes) -> tuple[bytes, Any]:
     start, end = span
     old = data[start:end].rstrip(_WHITESPACE)
     try:
-        value = json.loads(old)
+        value = parse_json(old)
     except ValueError:
         value = old.decode("utf-8", "replace")
     return data[:start] + new_id + data[start + len(old) :], value
 
 
-def id_key(value: Any) -> str:
-    return json.dumps(value, sort_keys=True)
-
-
 class IdRenumbering:
-    """Per connection: request ids become 1, 2, 3... and replies carry the same numbers."""
+    """Per connection: request ids become 1, 2, 3... and replies carry the same numbers.
+
+    A reply is matched by its id's bytes, which QEMU prints as :func:`encode_id` does
+    (so ``1.0`` comes back as ``1``, and key order changes).
+    """
 
     def __init__(self) -> None:
-        self._numbers: dict[str, deque[int]] = {}
+        self._numbers: dict[bytes, deque[int]] = {}
         self._next = 1
 
     def request(self, data: bytes) -> bytes:
         if top_level_member(data, "id") is None:
             return data
         renumbered, old = replace_id(data, str(self._next).encode())
-        self._numbers.setdefault(id_key(old), deque()).append(self._next)
+        self._numbers.setdefault(encode_id(old), deque()).append(self._next)
         self._next += 1
         return renumbered
 
@@ -326,8 +330,8 @@ class IdRenumbering:
         span = top_level_member(data, "id")
         if span is None:
             return data
-        _, old = replace_id(data, b"")
-        waiting = self._numbers.get(id_key(old))
+        start, end = span
+        waiting = self._numbers.get(data[start:end].rstrip(_WHITESPACE))
         if not waiting:
             return data
         return replace_id(data, str(waiting.popleft()).encode())[0]

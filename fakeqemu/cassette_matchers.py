@@ -28,7 +28,6 @@ Python: ``replay(..., matchers=[Matcher.parse("migrate:arguments.uri=~^tcp:")])`
 
 from __future__ import annotations
 
-import copy
 import json
 import re
 from collections.abc import Sequence
@@ -36,6 +35,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from fakeqemu.cassette import top_level_member, without_id
+from fakeqemu.protocol.json_stream import parse_json
+from fakeqemu.protocol.values import copy_value, values_equal
 
 _REGEX = "=~"
 _ABSENT = object()
@@ -182,15 +183,13 @@ def compare(recorded: Any, got: Any, matchers: Sequence[Matcher] = ()) -> str | 
     values); otherwise what differs: ``""`` for a plain difference, or the value a regex
     matcher refused."""
     # Matchers take what they accept out of the requests: of copies, not the caller's.
-    recorded, got = copy.deepcopy(recorded), copy.deepcopy(got)
+    recorded, got = copy_value(recorded), copy_value(got)
     for matcher in matchers:
         refused = _relax(matcher, recorded, got)
         if refused is not None:
             return refused
-    # Sorted keys: QEMU reads members in any order; dumps tells 1 from 1.0 and true.
-    if json.dumps(recorded, sort_keys=True) == json.dumps(got, sort_keys=True):
-        return None
-    return ""
+    # QEMU reads members in any order, but tells 1 from 1.0 and true.
+    return None if values_equal(recorded, got, strict_types=True) else ""
 
 
 def compare_requests(
@@ -203,7 +202,7 @@ def compare_requests(
     when the recorded request had one.
     """
     try:
-        expected, actual = json.loads(recorded), json.loads(got)
+        expected, actual = parse_json(recorded), parse_json(got)
     except ValueError:
         return None if recorded.strip() == got.strip() else ""
     if ignore_ids:

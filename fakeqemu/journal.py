@@ -13,11 +13,13 @@ theirs: a lock guards the list.
 from __future__ import annotations
 
 import difflib
-import json
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+from fakeqemu.protocol.encoder import encode_value
+from fakeqemu.protocol.values import values_equal
 
 if TYPE_CHECKING:
     from fakeqemu.fake import FakeQemu
@@ -49,7 +51,8 @@ class Call:
 
     def describe(self) -> str:
         """``migrate {"uri": "tcp:..."} -> ok``, for failure messages."""
-        arguments = "" if not self.arguments else " " + json.dumps(self.arguments)
+        # Printed as the fake prints JSON: arguments may nest deeper than json.dumps goes.
+        arguments = "" if not self.arguments else " " + encode_value(self.arguments)
         outcome = "ok" if self.ok else f"error: {self.error}"
         return f"{self.command}{arguments} -> {outcome}"
 
@@ -73,7 +76,9 @@ def _matches(arguments: dict[str, Any] | None, expected: Mapping[str, Any]) -> b
     """Every expected argument was sent with that value (others may be sent too)."""
     if arguments is None:
         return False
-    return all(key in arguments and arguments[key] == value for key, value in expected.items())
+    return all(
+        key in arguments and values_equal(arguments[key], value) for key, value in expected.items()
+    )
 
 
 class Journal:
@@ -167,7 +172,7 @@ class Journal:
         expected = "at least once" if times is None else _times(times)
         what = repr(command)
         if with_arguments is not None:
-            what += f" with arguments {json.dumps(dict(with_arguments))}"
+            what += f" with arguments {encode_value(dict(with_arguments))}"
         raise AssertionError(
             f"fakeqemu: expected {what} to be called {expected}; "
             f"it was {_was_called(len(matching))}.\n" + self._context(command, calls)

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from fakeqemu.capture import Chunk, chunk_bytes
+
 RECORDINGS = Path(__file__).parent / "data" / "recordings"
 VERSIONS = ("7.2", "10.0", "11.1")
 
@@ -23,7 +25,7 @@ def mask_timestamps(data: bytes) -> bytes:
 class ProbeCase:
     version: str
     name: str
-    chunks: list[bytes]
+    sent: list[Chunk]
     replies: list[bytes]
     greeting: bytes
     before_caps: bool
@@ -32,17 +34,23 @@ class ProbeCase:
     def id(self) -> str:
         return f"{self.version}-{self.name}"
 
+    @property
+    def chunks(self) -> list[bytes]:
+        """What was written, chunk by chunk (built on each use: limit cases are 64 MiB)."""
+        return [chunk_bytes(chunk) for chunk in self.sent]
 
-def probe_cases(version: str) -> list[ProbeCase]:
+
+def probe_cases(version: str, filename: str = "probes.jsonl") -> list[ProbeCase]:
+    """The cases of ``probes.jsonl``, or of ``limits.jsonl`` (the inputs at QEMU's limits)."""
     cases = []
-    for line in (RECORDINGS / version / "probes.jsonl").read_text().splitlines():
+    for line in (RECORDINGS / version / filename).read_text().splitlines():
         raw = json.loads(line)
         cases.append(
             ProbeCase(
                 version=version,
                 name=raw["name"],
-                # The recorder wrote each chunk as Latin-1 bytes.
-                chunks=[chunk.encode("latin-1") for chunk in raw["send"]],
+                sent=raw["send"],
+                # The recorder wrote everything as Latin-1 bytes.
                 replies=[reply.encode("latin-1") for reply in raw["replies"]],
                 greeting=raw["greeting"].encode("latin-1"),
                 before_caps=raw["before_caps"],

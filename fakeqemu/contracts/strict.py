@@ -25,6 +25,7 @@ from typing import Any
 from fakeqemu.contracts.errors import ContractError
 from fakeqemu.contracts.validator import problems
 from fakeqemu.fake import FakeQemu
+from fakeqemu.protocol.encoder import encode_value
 from fakeqemu.protocol.session import QmpSession
 
 
@@ -61,7 +62,9 @@ class ContractMonitor:
         error = ContractError(
             [f"fakeqemu {config.profile}/{config.shape} sent a {what} that breaks its contract:"]
             + [f"  {problem}" for problem in found]
-            + [f"  message: {message!r}"]
+            # The message as the fake would print it: repr() recurses, and an echoed id
+            # may nest 1,023 levels deep.
+            + [f"  message: {encode_value(message)}"]
         )
         if not self.collect:
             raise error

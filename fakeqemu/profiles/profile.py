@@ -64,6 +64,8 @@ ALTERNATE_NAMES: dict[str, str] = {
     "tls-creds": "StrOrNull",
     "tls-hostname": "StrOrNull",
     "tls-authz": "StrOrNull",
+    # blockdev-add ... "file": 5 (probe blockdev_add_nested_bad_type, all three releases).
+    "file": "BlockdevRef",
 }
 
 

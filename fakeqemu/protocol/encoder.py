@@ -15,8 +15,14 @@ Every message ends with ``\\r\\n`` because the monitor turns ``\\n`` into ``\\r\
 
 from __future__ import annotations
 
-from functools import lru_cache
+import re
+import sys
+from collections.abc import Iterator
+from functools import cache
+from itertools import repeat
 from typing import Any, TypeAlias
+
+from fakeqemu.protocol.qemu_utf8 import encode_mod_utf8
 
 #: A value QEMU can print: what the JSON parser produces and handlers return.
 QValue: TypeAlias = "dict[str, Any] | list[Any] | str | int | float | bool | None"
@@ -35,17 +41,38 @@ _SIMPLE_ESCAPES = {
 
 
 def tdb_hash(key: str) -> int:
-    """The hash QDict uses to place a key (``tdb_hash`` in qobject/qdict.c)."""
-    data = key.encode("utf-8", "surrogatepass")
-    value = (0x238F13AF * len(data)) & 0xFFFFFFFF
-    for i, byte in enumerate(data):
-        value = (value + (byte << (i * 5 % 24))) & 0xFFFFFFFF
-    return (1103515243 * value + 12345) & 0xFFFFFFFF
+    """The hash QDict uses to place a key (``tdb_hash`` in qobject/qdict.c).
+
+    C adds ``byte << (i * 5 % 24)`` for each byte, modulo 2**32.  The shift repeats every
+    24 bytes, so the bytes are summed per residue class first: a key may be 64 MiB long,
+    and a Python loop per byte would stall the server for seconds.
+    """
+    data = encode_mod_utf8(key)  # QEMU's own bytes for the key: U+0000 is C0 80
+    value = 0x238F13AF * len(data)
+    for residue in range(min(len(data), 24)):
+        value += sum(data[residue::24]) << (residue * 5 % 24)
+    return (1103515243 * (value & 0xFFFFFFFF) + 12345) & 0xFFFFFFFF
 
 
-@lru_cache(maxsize=4096)
-def _bucket(key: str) -> int:
-    return tdb_hash(key) % _BUCKETS
+#: Keys up to this long have their buckets and layouts cached; clients choose keys, and a
+#: cache must not pin their megabyte-long ones.
+_CACHED_KEY_LENGTH = 64
+_CACHED_BUCKETS = 4096
+
+
+class _BucketCache(dict[str, int]):
+    """key -> QDict bucket; a hit is a plain dict lookup, misses compute (and keep short keys)."""
+
+    def __missing__(self, key: str) -> int:
+        bucket = tdb_hash(key) % _BUCKETS
+        if len(key) <= _CACHED_KEY_LENGTH:
+            if len(self) >= _CACHED_BUCKETS:
+                self.clear()
+            self[key] = bucket
+        return bucket
+
+
+_bucket = _BucketCache().__getitem__
 
 
 def qdict_order(keys: list[str]) -> list[str]:
@@ -63,74 +90,133 @@ def format_double(value: float) -> str:
     return format(value, ".17g")
 
 
-def _escape_char(char: str) -> str:
+def _unit_escape(unit: int) -> str:
+    """How QEMU prints one UTF-16 code unit of a string (a pair prints as two units)."""
+    char = chr(unit)
     escaped = _SIMPLE_ESCAPES.get(char)
     if escaped is not None:
         return escaped
-    code = ord(char)
-    if 0x20 <= code < 0x7F:
+    if 0x20 <= unit < 0x7F:
         return char
-    if 0xD800 <= code <= 0xDFFF or (0xFDD0 <= code <= 0xFDEF) or (code & 0xFFFE) == 0xFFFE:
-        # QEMU's writer decodes with mod_utf8_codepoint, which refuses
-        # surrogates and noncharacters and prints U+FFFD instead.
+    if 0xFDD0 <= unit <= 0xFDEF or unit >= 0xFFFE:
+        # QEMU's writer decodes with mod_utf8_codepoint, which refuses noncharacters
+        # and prints U+FFFD instead (the same goes for surrogates: see _UNPRINTABLE).
         return "\\uFFFD"
-    if code > 0xFFFF:
-        code -= 0x10000
-        return f"\\u{0xD800 + (code >> 10):04X}\\u{0xDC00 + (code & 0x3FF):04X}"
-    return f"\\u{code:04X}"
+    return f"\\u{unit:04X}"
+
+
+@cache
+def _unit_escapes() -> list[str]:
+    """Every UTF-16 code unit's text, built on first use (3 MB: strings can be 64 MiB)."""
+    return [_unit_escape(unit) for unit in range(0x10000)]
+
+
+#: Code points QEMU prints as U+FFFD that are not a single noncharacter unit: lone
+#: surrogates, and the noncharacters beyond the BMP.
+_UNPRINTABLE = re.compile(
+    "[\ud800-\udfff"
+    + "".join(chr(p << 16 | 0xFFFE) + chr(p << 16 | 0xFFFF) for p in range(1, 17))
+    + "]"
+)
+_UTF16 = "utf-16-le" if sys.byteorder == "little" else "utf-16-be"
 
 
 def quote_string(text: str) -> str:
-    """A JSON string literal as QEMU prints it."""
+    """A JSON string literal as QEMU prints it.
+
+    Pure ASCII out, beyond the BMP as surrogate pairs: the text goes out as UTF-16 code
+    units, each looked up in a table, at C speed (ids and arguments reach 64 MiB).
+    """
     if text.isascii() and text.isprintable() and '"' not in text and "\\" not in text:
         return f'"{text}"'
-    return '"' + "".join(_escape_char(c) for c in text) + '"'
+    text = _UNPRINTABLE.sub("\ufffd", text)
+    units = memoryview(text.encode(_UTF16, "surrogatepass")).cast("H")
+    return '"' + "".join(map(_unit_escapes().__getitem__, units)) + '"'
+
+
+#: How one dict prints: its keys in wire order, and the text before each member's value
+#: (the first one opens the dict: ``{"key": ``, the others ``, "key": ``).
+_Layout: TypeAlias = tuple[list[str], list[str]]
+
+#: Layouts of the key sets seen most (replies repeat a few shapes thousands of times).
+_LAYOUTS: dict[tuple[str, ...], _Layout] = {}
+_LAYOUTS_KEPT = 1024
+_LAYOUT_KEYS_CACHED = 16
+
+
+def _new_layout(keys: tuple[str, ...]) -> _Layout:
+    ordered = qdict_order(list(keys))
+    prefixes = [", " + quote_string(key) + ": " for key in ordered]
+    prefixes[0] = "{" + prefixes[0][2:]
+    if len(keys) <= _LAYOUT_KEYS_CACHED and all(len(k) <= _CACHED_KEY_LENGTH for k in keys):
+        if len(_LAYOUTS) >= _LAYOUTS_KEPT:
+            _LAYOUTS.clear()
+        _LAYOUTS[keys] = ordered, prefixes
+    return ordered, prefixes
+
+
+_TOP_LEVEL = ("",)
+_SEPARATORS = repeat(", ")
 
 
 def encode_value(value: QValue) -> str:
-    """Compact JSON with QEMU's separators, key order, numbers and escaping."""
+    """Compact JSON with QEMU's separators, key order, numbers and escaping.
+
+    Iterative: a client may send (and get echoed) 1,024 levels of nesting, more than
+    Python's recursion limit.  Each open container is a frame on an explicit stack: its
+    (prefix, child) pairs still to print, its closing bracket, and the index in ``parts``
+    of its first prefix, which becomes the opening bracket when the container closes
+    (lists are printed with ", " before every element, dicts with their layout).
+    """
     parts: list[str] = []
-    _encode_into(value, parts)
-    return "".join(parts)
-
-
-def _encode_into(value: QValue, out: list[str]) -> None:
-    if isinstance(value, str):
-        out.append(quote_string(value))
-    elif value is True:
-        out.append("true")
-    elif value is False:
-        out.append("false")
-    elif value is None:
-        out.append("null")
-    elif isinstance(value, int):
-        out.append(str(value))
-    elif isinstance(value, float):
-        out.append(format_double(value))
-    elif isinstance(value, dict):
-        if not value:
-            out.append("{}")
-            return
-        out.append("{")
-        first = True
-        for key in qdict_order(list(value)):
-            if not first:
-                out.append(", ")
-            first = False
-            out.append(quote_string(key))
-            out.append(": ")
-            _encode_into(value[key], out)
-        out.append("}")
+    append = parts.append
+    layouts = _LAYOUTS
+    # zip(strict=True) would cost on the hot path; the lengths match by construction.
+    if type(value) is dict and value:  # a QMP message: start with its own frame
+        keys = tuple(value)
+        ordered, prefixes = layouts.get(keys) or _new_layout(keys)
+        members = zip(prefixes, [value[key] for key in ordered])  # noqa: B905
+        top = (members, "}", 0, prefixes[0])
     else:
-        if not value:
-            out.append("[]")
-            return
-        out.append("[")
-        for index, item in enumerate(value):
-            if index:
-                out.append(", ")
-            _encode_into(item, out)
-        out.append("]")
+        top = (zip(_TOP_LEVEL, (value,)), "", 0, "")  # noqa: B905
+    stack: list[tuple[Iterator[tuple[str, Any]], str, int, str]] = [top]
+    while stack:
+        items, closing, first, opening = stack[-1]
+        for prefix, item in items:
+            append(prefix)
+            if isinstance(item, str):
+                append(quote_string(item))
+            elif item is True:
+                append("true")
+            elif item is False:
+                append("false")
+            elif item is None:
+                append("null")
+            elif isinstance(item, int):
+                append(str(item))
+            elif isinstance(item, float):
+                append(format_double(item))
+            elif isinstance(item, dict):
+                if not item:
+                    append("{}")
+                    continue
+                keys = tuple(item)
+                layout = layouts.get(keys) or _new_layout(keys)
+                ordered, prefixes = layout
+                values = [item[key] for key in ordered]
+                members = zip(prefixes, values)  # noqa: B905
+                stack.append((members, "}", len(parts), prefixes[0]))
+                break
+            elif item:
+                stack.append((zip(_SEPARATORS, item, strict=False), "]", len(parts), "["))
+                break
+            else:
+                append("[]")
+        else:
+            stack.pop()
+            parts[first] = opening
+            append(closing)
+    return "".join(parts)
 
 
 def encode_message(value: QValue) -> bytes:

@@ -59,6 +59,7 @@ __all__ = [
     "JsonMessage",
     "JsonStream",
     "JsonValue",
+    "parse_json",
 ]
 
 MAX_TOKEN_SIZE = 64 << 20
@@ -349,3 +350,20 @@ _FAST_DECODER: Final = json.JSONDecoder(
     parse_constant=_reject_constant,
     strict=True,
 )
+
+
+def parse_json(data: bytes, dialect: JsonDialect = QEMU_7_2) -> JsonValue:
+    """The one JSON value in ``data``, read as QEMU reads it; ValueError if there is not one.
+
+    For code outside the monitor (cassettes, tests) that must read whatever QEMU accepts,
+    up to 1,024 levels deep, where :func:`json.loads` runs out of Python's recursion limit.
+    """
+    stream = JsonStream(dialect)
+    # The newline ends a top-level number or keyword, as the byte after it does for QEMU.
+    results = stream.feed(data + b"\n")
+    if len(results) != 1 or stream.buffered_bytes:
+        raise ValueError(f"not exactly one JSON value: {len(results)} values and errors")
+    result = results[0]
+    if isinstance(result, JsonError):
+        raise ValueError(result.desc)
+    return result.value

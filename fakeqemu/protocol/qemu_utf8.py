@@ -74,6 +74,11 @@ def mod_utf8_codepoint(data: bytes, pos: int) -> tuple[int, int]:
     return codepoint, pos
 
 
+def encode_mod_utf8(text: str) -> bytes:
+    """The bytes QEMU holds for ``text``: UTF-8, with U+0000 as C0 80 (hashes see these)."""
+    return text.encode("utf-8", "surrogatepass").replace(b"\x00", b"\xc0\x80")
+
+
 def decode_mod_utf8(raw: bytes) -> str | None:
     """Decode string contents the way json-parser.c does, or None if QEMU would reject them.
 

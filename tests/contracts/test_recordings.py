@@ -16,6 +16,7 @@ import pytest
 from fakeqemu.contracts import ContractError, validate
 from fakeqemu.contracts.messages import Received, read_conversation
 from fakeqemu.contracts.validator import problems
+from fakeqemu.protocol.json_stream import parse_json
 from tests.recordings import RECORDINGS, VERSIONS, probe_cases, queries
 
 SCENARIOS = ("precopy", "cancel", "pause-before-switchover")
@@ -74,7 +75,8 @@ def test_every_probe_reply_keeps_its_envelope(version: str) -> None:
             for line in chunk.decode("latin-1").split("\r\n"):
                 if line:
                     # Probes mix bad input and good; their replies are not paired here.
-                    validate(json.loads(line), profile=version, shape="old", command=None)
+                    message = parse_json(line.encode("latin-1"))  # ids nest 1,023 deep
+                    validate(message, profile=version, shape="old", command=None)
                     checked += 1
     assert checked >= 32
 

@@ -84,3 +84,26 @@ def test_a_disabled_monitor_lets_deliberate_faults_through(
     break_query_migrate(fake, monkeypatch, {"status": "bogus"})
     session.receive_data(b'{"execute":"query-migrate"}')
     assert b'"bogus"' in session.data_to_send()
+
+
+def _deep_id(depth: int) -> bytes:
+    return b"[" * depth + b"]" * depth
+
+
+@pytest.mark.no_strict_contracts
+def test_replies_echoing_a_1023_deep_id_are_checked_without_recursion() -> None:
+    fake = FakeQemu(FakeQemuConfig(profile="11.1"))
+    monitor = attach_strict_contracts(fake, ContractMonitor(collect=True))
+    session = negotiated(fake)
+    for command in (b"query-status", b"no-such-command"):
+        session.receive_data(b'{"execute":"%s","id":%s}' % (command, _deep_id(1023)))
+        assert b"[[[" + b"]" * 1023 in session.data_to_send()
+    assert monitor.take() == []
+    # A broken message with such an id is reported, id and all.
+    deep: list[Any] = []
+    for _ in range(1022):
+        deep = [deep]
+    monitor.check(fake, None, {"return": {}, "id": deep, "bogus": 1})
+    (violation,) = monitor.take()
+    assert "('bogus' was unexpected)" in str(violation)
+    assert '"bogus": 1' in str(violation)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import random
-import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TypeVar
@@ -19,13 +18,25 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from fakeqemu.fake import FakeQemu, FakeQemuConfig
+from fakeqemu.protocol.encoder import encode_message
 from fakeqemu.server import Endpoint, serve
 from tests.mutations import mutate
+from tests.qmp_output import check_well_formed
 from tests.recordings import VERSIONS, probe_cases
 
 T = TypeVar("T")
 
-SEEDS = sorted({chunk for v in VERSIONS for case in probe_cases(v) for chunk in case.chunks})
+# Nesting at QEMU's limit and big inputs are the grammar fuzz's (test_grammar_fuzz.py):
+# mutating the 2-40 KB probes of issue 9 here would only multiply the run time.
+SEEDS = sorted(
+    {
+        chunk
+        for v in VERSIONS
+        for case in probe_cases(v)
+        for chunk in case.chunks
+        if len(chunk) < 400 or case.name == "deep_nesting"
+    }
+)
 
 
 class _HypothesisChoices:
@@ -45,28 +56,6 @@ def mutated_input(draw: st.DrawFn) -> bytes:
 
 
 fuzz_input = st.one_of(mutated_input(), st.binary(max_size=200))
-
-
-#: QEMU prints an overflowed double as C's printf does: a bare `inf` (observed on 7.2
-#: and 11.1 for `"id": 1e9999`), which is not JSON; read it back as Infinity.
-_BARE_INF = re.compile(rb"(?<=[:\[,] )(-?)inf(?=[,}\]])")
-
-
-def check_well_formed(output: bytes) -> None:
-    assert output.endswith(b"\r\n") or not output
-    for line in output.split(b"\r\n")[:-1]:
-        message = json.loads(_BARE_INF.sub(rb"\1Infinity", line))
-        assert isinstance(message, dict)
-        keys = set(message) - {"id"}
-        assert keys in (
-            {"return"},
-            {"error"},
-            {"QMP"},
-            {"event", "timestamp"},
-            {"event", "timestamp", "data"},
-        ), message
-        if "error" in message:
-            assert set(message["error"]) == {"class", "desc"}
 
 
 FAKES = {v: FakeQemu(FakeQemuConfig(profile=v, start_paused=True)) for v in VERSIONS}
@@ -120,13 +109,13 @@ async def test_server_keeps_serving_after_garbage(tmp_path: Path) -> None:
         with trio.fail_after(5):
             stream = await trio.open_unix_socket(path)
             await stream.send_all(
-                b'{"execute":"qmp_capabilities"}{"execute":"query-status","id":9}'
+                b'{"execute":"qmp_capabilities"}{"execute":"query-version","id":9}'
             )
             received = b""
             while received.count(b"\r\n") < 3:
                 received += await stream.receive_some(65536)
             await stream.aclose()
-        assert received.split(b"\r\n")[2] == (
-            b'{"return": {"status": "prelaunch", "running": false}, "id": 9}'
-        )
+        # query-version: the garbage may have stopped or resumed the guest.
+        version = {"return": fake.profile.version, "id": 9}
+        assert received.split(b"\r\n")[2] + b"\r\n" == encode_message(version)
         nursery.cancel_scope.cancel()
