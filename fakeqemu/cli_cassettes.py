@@ -31,7 +31,7 @@ def _parse_option(value: str) -> tuple[str, str]:
 
 def _matcher(kind: str) -> Any:
     def parse(value: str) -> Any:
-        from fakeqemu.cassette_matchers import Matcher, MatcherError
+        from fakeqemu.protocol.cassette_matchers import Matcher, MatcherError
 
         try:
             return Matcher.ignore(value) if kind == "ignore" else Matcher.regex(value)
@@ -214,7 +214,7 @@ def run_record(args: argparse.Namespace) -> int:
 
 
 def run_replay(args: argparse.Namespace) -> int:
-    from fakeqemu.cassette import Cassette
+    from fakeqemu.protocol.cassette import Cassette
     from fakeqemu.replay import replay
 
     endpoints = _endpoints(args)

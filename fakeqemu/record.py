@@ -1,7 +1,7 @@
 """``fakeqemu record``: a proxy between any QMP client and a QEMU monitor, writing a cassette.
 
 Every byte is forwarded unchanged, both ways, as soon as it arrives; the cassette
-gets each message as it completes (see :mod:`fakeqemu.cassette`).  Each client
+gets each message as it completes (see :mod:`fakeqemu.protocol.cassette`).  Each client
 connection gets its own connection to the monitor, like a client of QEMU's would.
 Masking timestamps and renumbering ids change the cassette only, never the wire.
 """
@@ -17,15 +17,15 @@ from typing import IO
 
 import trio
 
-from fakeqemu.cassette import (
+from fakeqemu.endpoints import Endpoint
+from fakeqemu.fast_start import bind_tcp, bind_unix
+from fakeqemu.protocol.cassette import (
     CassetteWriter,
     IdRenumbering,
     LineSplitter,
     RequestSplitter,
     mask_timestamps,
 )
-from fakeqemu.endpoints import Endpoint
-from fakeqemu.fast_start import bind_tcp, bind_unix
 from fakeqemu.server import Listening
 
 READ_SIZE = 65536

@@ -10,7 +10,7 @@ the end of its connection leaves it to the next client, from the start.  Replay 
 once every connection has been played through (or, ``once``, when the first client
 has gone), or when cancelled.
 
-Requests are compared as JSON values (:mod:`fakeqemu.cassette_matchers`), relaxed
+Requests are compared as JSON values (:mod:`fakeqemu.protocol.cassette_matchers`), relaxed
 where the matchers say; in a cassette with renumbered ids the ids are left out of the
 comparison, and replies carry the client's own id back.
 """
@@ -24,7 +24,8 @@ from typing import Any
 
 import trio
 
-from fakeqemu.cassette import (
+from fakeqemu.endpoints import Endpoint
+from fakeqemu.protocol.cassette import (
     Cassette,
     Entry,
     RequestSplitter,
@@ -32,8 +33,7 @@ from fakeqemu.cassette import (
     replace_id,
     top_level_member,
 )
-from fakeqemu.cassette_matchers import Matcher, compare_requests
-from fakeqemu.endpoints import Endpoint
+from fakeqemu.protocol.cassette_matchers import Matcher, compare_requests
 from fakeqemu.protocol.encoder import encode_message
 from fakeqemu.protocol.json_stream import parse_json
 from fakeqemu.record import READ_SIZE, listening_on

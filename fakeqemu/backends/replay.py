@@ -21,8 +21,8 @@ from dataclasses import replace
 
 from fakeqemu.backends.interface import BackendInputs, Limits, RamCounters, ReceivedPages
 from fakeqemu.backends.options import BackendError, BackendOptions
-from fakeqemu.cassette import Cassette
-from fakeqemu.recorded import Sample, load_samples
+from fakeqemu.backends.recorded import Sample, load_samples
+from fakeqemu.protocol.cassette import Cassette
 
 OPTIONS = {
     "path": "the cassette or transcript to replay (or replay:PATH)",

@@ -83,7 +83,7 @@ def _read(path: str, text: str, args: argparse.Namespace) -> Iterator[Received |
         value = None
     if isinstance(value, dict) and ("cassette" in value or "dir" in value):
         # The cassette module reads the format it defines (transcripts are cassettes too).
-        from fakeqemu.cassette import Cassette
+        from fakeqemu.protocol.cassette import Cassette
 
         entries = Cassette.parse(text.splitlines(), path).entries
         return read_entries(entries, default_command=args.answers, role=args.role)

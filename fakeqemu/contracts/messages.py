@@ -8,7 +8,7 @@ Three inputs:
 * a transcript in the recordings' format, one object a line:
   ``{"t": ..., "side": "src"|"dst", "dir": ">"|"<", "raw": "..."}``, where
   ``src`` is a migration source and ``dst`` its destination (:func:`read_conversation`);
-* the entries of a cassette (:class:`fakeqemu.cassette.Cassette`, which also reads
+* the entries of a cassette (:class:`fakeqemu.protocol.cassette.Cassette`, which also reads
   transcripts), or of anything shaped like :class:`WireEntry` (:func:`read_entries`).
   ``fakeqemu contracts validate`` reads cassettes and transcripts this way.
 
@@ -141,7 +141,7 @@ def read_conversation(
 ) -> Iterator[Received | Unreadable]:
     """Every message QEMU sent in ``text`` (a client's log or a transcript), attributed;
     ``role`` overrides transcript sides.  A cassette is read with
-    :meth:`fakeqemu.cassette.Cassette.parse` and :func:`read_entries`."""
+    :meth:`fakeqemu.protocol.cassette.Cassette.parse` and :func:`read_entries`."""
     pending: deque[str | None] = deque()
     attribution = _Attribution(default_command, role)
     transcript: bool | None = None
@@ -157,7 +157,7 @@ def read_conversation(
             if isinstance(value, dict) and "cassette" in value:
                 raise ValueError(
                     f"line {number} is a cassette header: read a cassette with"
-                    " fakeqemu.cassette.Cassette.parse() and read_entries()"
+                    " fakeqemu.protocol.cassette.Cassette.parse() and read_entries()"
                 )
             transcript = isinstance(value, dict) and {"dir", "raw"} <= value.keys()
         if not transcript:

@@ -14,9 +14,9 @@ from typing import Any
 
 import trio
 
-from fakeqemu.cassette import Cassette
-from fakeqemu.cassette_matchers import Matcher
 from fakeqemu.fake import FakeQemu, FakeQemuConfig
+from fakeqemu.protocol.cassette import Cassette
+from fakeqemu.protocol.cassette_matchers import Matcher
 from fakeqemu.record import RecordOptions, record
 from fakeqemu.replay import replay
 from fakeqemu.server import Endpoint, serve

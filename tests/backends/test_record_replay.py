@@ -21,7 +21,7 @@ import trio
 import trio.testing
 
 from fakeqemu.capture import running_qemu
-from fakeqemu.cassette import Cassette, mask_timestamps
+from fakeqemu.protocol.cassette import Cassette, mask_timestamps
 from fakeqemu.record import RecordOptions
 from fakeqemu.replay import replay
 from fakeqemu.server import Endpoint

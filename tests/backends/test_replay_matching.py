@@ -14,8 +14,8 @@ import pytest
 import trio
 import trio.testing
 
-from fakeqemu.cassette_matchers import Matcher
 from fakeqemu.cli import main
+from fakeqemu.protocol.cassette_matchers import Matcher
 from tests.backends.recording import (
     SESSION,
     RecordedMigration,

@@ -15,9 +15,9 @@ import pytest
 import trio
 import trio.testing
 
-from fakeqemu.cassette import Cassette
 from fakeqemu.cli import main
 from fakeqemu.contracts.messages import Received, read_conversation, read_entries
+from fakeqemu.protocol.cassette import Cassette
 from tests.backends.recording import record_migration, record_session, served_fake
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from fakeqemu.cassette_matchers import Matcher, MatcherError, compare, compare_requests
+from fakeqemu.protocol.cassette_matchers import Matcher, MatcherError, compare, compare_requests
 
 MIGRATE = {"execute": "migrate", "arguments": {"uri": "tcp:127.0.0.1:4444"}}
 

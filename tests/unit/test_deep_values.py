@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from fakeqemu.cassette import IdRenumbering, encode_id
-from fakeqemu.cassette_matchers import Matcher, compare_requests
 from fakeqemu.fake import FakeQemu, FakeQemuConfig
 from fakeqemu.journal import Journal
+from fakeqemu.protocol.cassette import IdRenumbering, encode_id
+from fakeqemu.protocol.cassette_matchers import Matcher, compare_requests
 from fakeqemu.protocol.values import values_equal
 
 DEPTH = 1021  # inside "arguments" inside the message: QEMU's limit of 1,024 levels

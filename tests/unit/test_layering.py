@@ -20,8 +20,8 @@ SANS_IO = [
     "fakeqemu.contracts",
     "fakeqemu.fake",
     "fakeqemu.fast_start",
-    "fakeqemu.cassette",
-    "fakeqemu.cassette_matchers",
+    "fakeqemu.protocol.cassette",
+    "fakeqemu.protocol.cassette_matchers",
 ]
 
 

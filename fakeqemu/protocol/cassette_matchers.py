@@ -34,7 +34,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from fakeqemu.cassette import top_level_member, without_id
+from fakeqemu.protocol.cassette import top_level_member, without_id
 from fakeqemu.protocol.json_stream import parse_json
 from fakeqemu.protocol.values import copy_value, values_equal
 

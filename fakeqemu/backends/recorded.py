@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from fakeqemu.backends.interface import RamCounters, XbzrleCounters
-from fakeqemu.cassette import Cassette, query_migrate_replies
+from fakeqemu.protocol.cassette import Cassette, query_migrate_replies
 
 #: Statuses in which QEMU had stopped the guest for switchover, or was done.
 _SWITCHED = frozenset({"pre-switchover", "device", "completed", "postcopy-device"})
