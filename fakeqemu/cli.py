@@ -13,7 +13,7 @@ import threading
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from fakeqemu.signals import HostSignals
+    from fakeqemu.server.signals import HostSignals
 
 
 def _parse_memory(value: str) -> int:
@@ -128,8 +128,8 @@ def main(argv: list[str] | None = None) -> int:
     command = sys.argv[1:2] if argv is None else argv[:1]
     if command == ["serve"] and threading.current_thread() is threading.main_thread():
         # Before anything else: a signal at any moment from here on ends `serve` as
-        # it ends QEMU (fakeqemu.signals).
-        from fakeqemu.signals import HostSignals
+        # it ends QEMU (fakeqemu.server.signals).
+        from fakeqemu.server.signals import HostSignals
 
         signals = HostSignals()
     try:

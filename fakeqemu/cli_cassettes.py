@@ -13,8 +13,8 @@ from typing import Any
 
 
 def parse_tcp_argument(value: str) -> tuple[str, int]:
-    """``--tcp HOST:PORT`` for argparse (fakeqemu.endpoints.parse_tcp)."""
-    from fakeqemu.endpoints import parse_tcp
+    """``--tcp HOST:PORT`` for argparse (fakeqemu.server.endpoints.parse_tcp)."""
+    from fakeqemu.server.endpoints import parse_tcp
 
     try:
         return parse_tcp(value)
@@ -153,7 +153,7 @@ def add_parsers(subparsers: Any) -> None:
 
 
 def _endpoints(args: argparse.Namespace) -> list[Any]:
-    from fakeqemu.endpoints import Endpoint
+    from fakeqemu.server.endpoints import Endpoint
 
     endpoints = [Endpoint("unix", path=path) for path in args.unix]
     return endpoints + [Endpoint("tcp", host=host, port=port) for host, port in args.tcp]

@@ -4,7 +4,7 @@ The start-up order is QEMU's: nothing is said to have started until every
 monitor listens (or is connected) and ``--incoming URI`` listens; an error
 before that is one line on stderr naming what is wrong, exit status 1 (2 for
 usage errors, which argparse and the checks here report).  Termination signals
-are QEMU's too (see :mod:`fakeqemu.signals`).
+are QEMU's too (see :mod:`fakeqemu.server.signals`).
 """
 
 from __future__ import annotations
@@ -18,10 +18,10 @@ import sys
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from fakeqemu.endpoints import Endpoint
     from fakeqemu.fake import FakeQemu
-    from fakeqemu.fast_start import FileId
-    from fakeqemu.signals import HostSignals
+    from fakeqemu.server.endpoints import Endpoint
+    from fakeqemu.server.fast_start import FileId
+    from fakeqemu.server.signals import HostSignals
 
 
 class ServeError(Exception):
@@ -33,7 +33,7 @@ class ServeError(Exception):
 
 
 def _endpoints(args: argparse.Namespace) -> list[Endpoint]:
-    from fakeqemu.endpoints import Endpoint
+    from fakeqemu.server.endpoints import Endpoint
 
     endpoints = [Endpoint("unix", path=path) for path in args.unix]
     endpoints += [Endpoint("tcp", host=host, port=port) for host, port in args.tcp]
@@ -64,7 +64,7 @@ def _bind_all(
 ) -> dict[int, socket.socket]:
     """Bind every listening monitor now, with the standard library (see fast_start);
     ``files`` receives the socket files created."""
-    from fakeqemu.fast_start import bind_tcp, bind_unix_file
+    from fakeqemu.server.fast_start import bind_tcp, bind_unix_file
 
     bound: dict[int, socket.socket] = {}
     try:
@@ -87,7 +87,7 @@ def _bind_all(
 
 
 def _close_all(bound: dict[int, socket.socket], files: dict[str, FileId | None]) -> None:
-    from fakeqemu.fast_start import remove_socket_file
+    from fakeqemu.server.fast_start import remove_socket_file
 
     for sock in bound.values():
         sock.close()
@@ -120,7 +120,7 @@ def _load_fake(args: argparse.Namespace) -> FakeQemu:
 
 
 def _check(args: argparse.Namespace, endpoints: list[Endpoint]) -> None:
-    from fakeqemu.fast_start import PROFILE_NAMES
+    from fakeqemu.server.fast_start import PROFILE_NAMES
 
     if not endpoints:
         raise ServeError("give at least one of --unix, --tcp, --connect", 2)
@@ -146,7 +146,7 @@ def run_serve(args: argparse.Namespace, signals: HostSignals | None) -> int:
 
 def _serve(args: argparse.Namespace, signals: HostSignals | None) -> int:
     from fakeqemu.errors import FakeQemuError
-    from fakeqemu.fast_start import greet_while_loading, greeting_bytes
+    from fakeqemu.server.fast_start import greet_while_loading, greeting_bytes
 
     endpoints = _endpoints(args)
     _check(args, endpoints)
@@ -190,9 +190,9 @@ def _run_server(
     import trio
     import trio.testing
 
-    from fakeqemu.failures import qemu_error_report
-    from fakeqemu.server import ServeControl, StartupError, serve
-    from fakeqemu.signals import kill_report
+    from fakeqemu.server.failures import qemu_error_report
+    from fakeqemu.server.serve import ServeControl, StartupError, serve
+    from fakeqemu.server.signals import kill_report
 
     bound, greeted, files = sockets
 

@@ -26,7 +26,7 @@ from fakeqemu.backends import BackendChoice, BackendFactory
 from fakeqemu.fake import FakeQemu, FakeQemuConfig
 from fakeqemu.journal import Journal
 from fakeqemu.model.machine import VirtualMachine
-from fakeqemu.server import Endpoint, Listening, serve
+from fakeqemu.server.serve import Endpoint, Listening, serve
 from fakeqemu.sizes import parse_memory
 from fakeqemu.testing import TrioThread, VirtualWallClock, advance_clock
 

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import pytest
 
-from fakeqemu.fast_start import PROFILE_NAMES
+from fakeqemu.server.fast_start import PROFILE_NAMES
 
 __all__ = [
     "PROFILE_NAMES",

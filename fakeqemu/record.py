@@ -17,8 +17,6 @@ from typing import IO
 
 import trio
 
-from fakeqemu.endpoints import Endpoint
-from fakeqemu.fast_start import bind_tcp, bind_unix
 from fakeqemu.protocol.cassette import (
     CassetteWriter,
     IdRenumbering,
@@ -26,7 +24,9 @@ from fakeqemu.protocol.cassette import (
     RequestSplitter,
     mask_timestamps,
 )
-from fakeqemu.server import Listening
+from fakeqemu.server.endpoints import Endpoint
+from fakeqemu.server.fast_start import bind_tcp, bind_unix
+from fakeqemu.server.serve import Listening
 
 READ_SIZE = 65536
 #: After the client leaves, how long QEMU may take to answer what it sent last.

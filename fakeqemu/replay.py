@@ -24,7 +24,6 @@ from typing import Any
 
 import trio
 
-from fakeqemu.endpoints import Endpoint
 from fakeqemu.protocol.cassette import (
     Cassette,
     Entry,
@@ -37,7 +36,8 @@ from fakeqemu.protocol.cassette_matchers import Matcher, compare_requests
 from fakeqemu.protocol.encoder import encode_message
 from fakeqemu.protocol.json_stream import parse_json
 from fakeqemu.record import READ_SIZE, listening_on
-from fakeqemu.server import Listening
+from fakeqemu.server.endpoints import Endpoint
+from fakeqemu.server.serve import Listening
 
 
 def _shown(data: bytes, limit: int = 200) -> str:

@@ -19,7 +19,7 @@ import trio
 import trio.testing
 
 from fakeqemu.fake import FakeQemu, FakeQemuConfig
-from fakeqemu.server import Endpoint, Listening, serve
+from fakeqemu.server.serve import Endpoint, Listening, serve
 
 T = TypeVar("T")
 

@@ -11,7 +11,7 @@ import sys
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from fakeqemu.fast_start import PROFILE_NAMES
+from fakeqemu.server.fast_start import PROFILE_NAMES
 
 if TYPE_CHECKING:
     from fakeqemu.contracts.messages import Received, Unreadable

@@ -59,7 +59,7 @@ class QmpSession:
     ) -> None:
         self._executor = executor
         self._stream = JsonStream(dialect)
-        # The greeting may already be on the wire (fakeqemu.fast_start sent it).
+        # The greeting may already be on the wire (fakeqemu.server.fast_start sent it).
         self._out = bytearray() if greeting_sent else bytearray(encode_message(greeting))
         self._on_output = on_output
         self.oob_offered = oob_offered

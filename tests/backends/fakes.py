@@ -11,7 +11,7 @@ import trio
 
 from fakeqemu.fake import FakeQemu, FakeQemuConfig
 from fakeqemu.record import RecordOptions, record
-from fakeqemu.server import Endpoint, serve
+from fakeqemu.server.serve import Endpoint, serve
 from tests.qmp_client import Client
 
 #: A migration that has not completed after this many seconds of the fakes' time failed.

@@ -19,7 +19,7 @@ from fakeqemu.protocol.cassette import Cassette
 from fakeqemu.protocol.cassette_matchers import Matcher
 from fakeqemu.record import RecordOptions, record
 from fakeqemu.replay import replay
-from fakeqemu.server import Endpoint, serve
+from fakeqemu.server.serve import Endpoint, serve
 
 SESSION = [
     b'{"execute": "qmp_capabilities"}',

@@ -24,7 +24,7 @@ from fakeqemu.capture import running_qemu
 from fakeqemu.protocol.cassette import Cassette, mask_timestamps
 from fakeqemu.record import RecordOptions
 from fakeqemu.replay import replay
-from fakeqemu.server import Endpoint
+from fakeqemu.server.serve import Endpoint
 from tests.backends.recording import (
     SESSION,
     record_session,

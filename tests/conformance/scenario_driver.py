@@ -29,7 +29,7 @@ from typing import Any
 import trio
 
 from fakeqemu.fake import FakeQemu, FakeQemuConfig
-from fakeqemu.server import Endpoint, serve
+from fakeqemu.server.serve import Endpoint, serve
 from tests.recordings import RECORDINGS
 
 SCENARIOS = ("precopy", "cancel", "pause-before-switchover")

@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 
 from fakeqemu.capture import capture_probes, running_qemu
-from fakeqemu.endpoints import Endpoint
 from fakeqemu.fake import FakeQemu, FakeQemuConfig
 from fakeqemu.protocol.json_stream import MAX_TOKEN_SIZE
+from fakeqemu.server.endpoints import Endpoint
 from fakeqemu.testing import ThreadedFakeQemu
 from tests.conformance.test_real_qemu import _real_qemu
 from tests.recordings import RECORDINGS, VERSIONS, ProbeCase, mask_timestamps, probe_cases

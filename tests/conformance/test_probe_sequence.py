@@ -18,7 +18,7 @@ import pytest
 import trio
 
 from fakeqemu.fake import FakeQemu, FakeQemuConfig
-from fakeqemu.server import Endpoint, serve
+from fakeqemu.server.serve import Endpoint, serve
 from tests.recordings import VERSIONS, ProbeCase, mask_timestamps, probe_cases
 
 CAPS = b'{"execute":"qmp_capabilities"}\n'

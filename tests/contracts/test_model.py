@@ -8,7 +8,7 @@ import trio
 import trio.testing
 
 from fakeqemu.fake import FakeQemu, FakeQemuConfig
-from fakeqemu.server import Endpoint, serve
+from fakeqemu.server.serve import Endpoint, serve
 from tests.migration.test_fake_to_fake import Pair, start_migration, wait_for
 from tests.qmp_client import Client
 

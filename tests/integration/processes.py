@@ -18,7 +18,7 @@ from contextlib import contextmanager
 import pytest
 
 from fakeqemu.capture import BASE_ARGS
-from fakeqemu.sockets import listening_inode
+from fakeqemu.server.sockets import listening_inode
 
 #: Everything a test waits for here happens within this many seconds or not at all.
 TIMEOUT = 20.0

@@ -2,7 +2,7 @@
 
 QEMU answers all of a pipelined batch however much output waits for the client
 (its monitor output buffer grows).  The fake gives the same replies, and keeps
-what one client can hold bounded (fakeqemu.connection).
+what one client can hold bounded (fakeqemu.server.connection).
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 import trio
 
-from fakeqemu.connection import FEED_SLICE, INPUT_LIMIT, OUTPUT_BUDGET, UNREAD_LIMIT
 from fakeqemu.fake import FakeQemu, FakeQemuConfig
-from fakeqemu.server import Endpoint, Listening, ServeControl, serve
+from fakeqemu.server.connection import FEED_SLICE, INPUT_LIMIT, OUTPUT_BUDGET, UNREAD_LIMIT
+from fakeqemu.server.serve import Endpoint, Listening, ServeControl, serve
 
 CAPS = b'{"execute":"qmp_capabilities"}'
 

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from fakeqemu.fake import FakeQemu, FakeQemuConfig
 from fakeqemu.protocol.encoder import encode_message
-from fakeqemu.server import Endpoint, serve
+from fakeqemu.server.serve import Endpoint, serve
 from tests.mutations import mutate
 from tests.qmp_output import check_well_formed
 from tests.recordings import VERSIONS, probe_cases

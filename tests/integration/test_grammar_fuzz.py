@@ -22,7 +22,7 @@ import pytest
 import trio
 
 from fakeqemu.fake import FakeQemu, FakeQemuConfig
-from fakeqemu.server import Endpoint, serve
+from fakeqemu.server.serve import Endpoint, serve
 from tests.qmp_grammar import generated_inputs
 from tests.qmp_output import check_well_formed
 from tests.recordings import VERSIONS, mask_timestamps

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from fakeqemu.sockets import listening_inode
+from fakeqemu.server.sockets import listening_inode
 from tests.integration.processes import (
     TIMEOUT,
     half_close_session,

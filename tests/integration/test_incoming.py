@@ -19,7 +19,7 @@ import trio
 import trio.testing
 
 from fakeqemu.fake import FakeQemu, FakeQemuConfig
-from fakeqemu.server import Endpoint, serve
+from fakeqemu.server.serve import Endpoint, serve
 from tests.integration.processes import TIMEOUT, serving, stop, wait_for
 from tests.qmp_client import Client
 

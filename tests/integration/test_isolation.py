@@ -19,7 +19,7 @@ import trio.testing
 from fakeqemu.fake import FakeQemu, FakeQemuConfig
 from fakeqemu.protocol.encoder import QValue
 from fakeqemu.protocol.session import QmpSession, Request
-from fakeqemu.server import Endpoint, serve
+from fakeqemu.server.serve import Endpoint, serve
 from tests.backends.custom_backend import SteadyBackend
 from tests.qmp_client import Client
 

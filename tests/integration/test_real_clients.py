@@ -15,7 +15,7 @@ import trio
 from qemu.qmp import QMPClient
 
 from fakeqemu.fake import FakeQemu, FakeQemuConfig
-from fakeqemu.server import Endpoint, serve
+from fakeqemu.server.serve import Endpoint, serve
 from fakeqemu.testing import ThreadedFakeQemu
 from tests.recordings import VERSIONS, queries
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import trio
 
 from fakeqemu.fake import FakeQemu, FakeQemuConfig
-from fakeqemu.server import Endpoint, serve
+from fakeqemu.server.serve import Endpoint, serve
 from tests.qmp_client import Client
 
 CAPS = b'{"execute":"qmp_capabilities"}'

@@ -13,7 +13,7 @@ import socket
 import sys
 from pathlib import Path
 
-from fakeqemu.endpoints import Endpoint
+from fakeqemu.server.endpoints import Endpoint
 from tests.integration.processes import TIMEOUT, serving, spawn_serve, stop
 
 

@@ -13,7 +13,7 @@ import trio
 import trio.testing
 
 from fakeqemu.fake import FakeQemu, FakeQemuConfig
-from fakeqemu.server import Endpoint, Listening, serve
+from fakeqemu.server.serve import Endpoint, Listening, serve
 from tests.qmp_client import Client
 
 PROFILES = ("7.2", "10.0", "11.1")

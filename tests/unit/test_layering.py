@@ -19,7 +19,7 @@ SANS_IO = [
     "fakeqemu.backends",
     "fakeqemu.contracts",
     "fakeqemu.fake",
-    "fakeqemu.fast_start",
+    "fakeqemu.server.fast_start",
     "fakeqemu.protocol.cassette",
     "fakeqemu.protocol.cassette_matchers",
 ]

@@ -14,13 +14,13 @@ from dataclasses import dataclass, field
 
 import trio
 
-from fakeqemu.connection import MonitorConnection, serve_connection
-from fakeqemu.endpoints import Endpoint
 from fakeqemu.errors import FakeQemuError
-from fakeqemu.failures import report_failure
 from fakeqemu.fake import FakeQemu
-from fakeqemu.fast_start import FileId, bind_tcp, bind_unix_file, remove_socket_file
-from fakeqemu.migration_link import TrioMigrationTransport
+from fakeqemu.server.connection import MonitorConnection, serve_connection
+from fakeqemu.server.endpoints import Endpoint
+from fakeqemu.server.failures import report_failure
+from fakeqemu.server.fast_start import FileId, bind_tcp, bind_unix_file, remove_socket_file
+from fakeqemu.server.migration_link import TrioMigrationTransport
 
 __all__ = ["Endpoint", "Listening", "ServeControl", "serve", "serve_connection"]
 
@@ -143,7 +143,7 @@ async def serve(
 
     ``prebound`` holds listening sockets already bound for some endpoints (by
     index), ``greeted`` connections already accepted and greeted on them (see
-    :mod:`fakeqemu.fast_start`), and ``socket_files`` the files they created.
+    :mod:`fakeqemu.server.fast_start`), and ``socket_files`` the files they created.
     """
     prebound = prebound or {}
     greeted = greeted or {}

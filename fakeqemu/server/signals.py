@@ -27,9 +27,9 @@ import threading
 from collections.abc import Callable
 from typing import NoReturn
 
-from fakeqemu.failures import qemu_error_report
-from fakeqemu.fast_start import remove_socket_file
-from fakeqemu.sockets import process_name
+from fakeqemu.server.failures import qemu_error_report
+from fakeqemu.server.fast_start import remove_socket_file
+from fakeqemu.server.sockets import process_name
 
 TERMINATING = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 

@@ -24,7 +24,7 @@ from typing import Any
 from fakeqemu.protocol.encoder import encode_message
 
 # os.path, not pathlib: this module is on the start-up path and pathlib is slow to import.
-_DATA = os.path.join(os.path.dirname(__file__), "profiles", "data")
+_DATA = os.path.join(os.path.dirname(os.path.dirname(__file__)), "profiles", "data")
 #: The profiles with recorded data, without importing the profiles package.
 PROFILE_NAMES = tuple(
     sorted(os.listdir(_DATA), key=lambda name: tuple(int(x) for x in name.split(".")))
@@ -58,7 +58,7 @@ def bind_unix_file(path: str) -> tuple[socket.socket, FileId | None]:
     Raises :class:`OSError` with a message that names ``path``.
     """
     if os.path.exists(path):
-        from fakeqemu.sockets import warn_if_served
+        from fakeqemu.server.sockets import warn_if_served
 
         warn_if_served(path)
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)

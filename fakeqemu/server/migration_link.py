@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING, Any
 import trio
 
 from fakeqemu.errors import QmpError
-from fakeqemu.failures import qemu_error_report, report_failure
-from fakeqemu.fast_start import file_id, remove_socket_file
+from fakeqemu.server.failures import qemu_error_report, report_failure
+from fakeqemu.server.fast_start import file_id, remove_socket_file
 
 if TYPE_CHECKING:
     from fakeqemu.model.incoming import IncomingMigration

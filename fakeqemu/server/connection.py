@@ -25,8 +25,8 @@ import sys
 
 import trio
 
-from fakeqemu.failures import report_failure
 from fakeqemu.fake import FakeQemu
+from fakeqemu.server.failures import report_failure
 
 READ_SIZE = 65536
 #: Requests are run about this many bytes of input at a time (at most twice as
