@@ -16,16 +16,6 @@ if TYPE_CHECKING:
     from fakeqemu.server.signals import HostSignals
 
 
-def _parse_memory(value: str) -> int:
-    """QEMU's ``-m``: a number of MiB, or a size with a unit (fakeqemu.sizes)."""
-    from fakeqemu.sizes import parse_memory
-
-    try:
-        return parse_memory(value)
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(str(error)) from None
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="fakeqemu", description="A QMP test double for QEMU 7.2, 10.0 and 11.1."
@@ -33,14 +23,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     serve = sub.add_parser("serve", help="start a fake QEMU and serve QMP")
-    serve.add_argument("--profile", default="11.1", help="QEMU release to imitate (default 11.1)")
-    serve.add_argument(
-        "--shape",
-        default="old",
-        choices=("old", "new"),
-        help="query-migrate shape: old = today's releases, new = the destination-stats patch",
-    )
-    from fakeqemu.cli_cassettes import add_backend_arguments, parse_tcp_argument
+    from fakeqemu.cli_cassettes import parse_tcp_argument
+    from fakeqemu.fake.options import CONFIG_OPTIONS, SPEED, add_arguments
 
     where = serve.add_argument_group("monitors (at least one; each may be repeated)")
     where.add_argument("--unix", action="append", default=[], metavar="PATH")
@@ -54,21 +38,8 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="PATH",
         help="dial a listening client's unix socket (QEMU's server=off)",
     )
-    serve.add_argument("--name", help="guest name, as -name")
-    serve.add_argument("-S", dest="start_paused", action="store_true", help="start in prelaunch")
-    serve.add_argument("--incoming", metavar="defer|URI", help="wait for an incoming migration")
-    serve.add_argument(
-        "--memory", "-m", default="128M", type=_parse_memory, help="guest RAM (default 128M)"
-    )
-    serve.add_argument(
-        "--speed",
-        type=float,
-        default=1.0,
-        metavar="FACTOR",
-        help="run the fake's clock FACTOR times faster than real time",
-    )
+    add_arguments(serve, (*CONFIG_OPTIONS, SPEED))
     serve.add_argument("-v", "--verbose", action="store_true", help="log each command served")
-    add_backend_arguments(serve)
 
     sub.add_parser("profiles", help="list the QEMU releases fakeqemu imitates")
 

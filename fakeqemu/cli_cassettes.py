@@ -1,4 +1,4 @@
-"""``fakeqemu record`` and ``fakeqemu replay``, and ``serve``'s backend options.
+"""``fakeqemu record`` and ``fakeqemu replay``, and the check of ``serve``'s backend.
 
 Only argparse at import time: ``fakeqemu serve`` builds these parsers on its way
 to the greeting.
@@ -22,13 +22,6 @@ def parse_tcp_argument(value: str) -> tuple[str, int]:
         raise argparse.ArgumentTypeError(str(error)) from None
 
 
-def _parse_option(value: str) -> tuple[str, str]:
-    key, sep, text = value.partition("=")
-    if not sep or not key:
-        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {value!r}")
-    return key, text
-
-
 def _matcher(kind: str) -> Any:
     def parse(value: str) -> Any:
         from fakeqemu.protocol.cassette_matchers import Matcher, MatcherError
@@ -41,30 +34,9 @@ def _matcher(kind: str) -> Any:
     return parse
 
 
-def add_backend_arguments(serve: argparse.ArgumentParser) -> None:
-    """``--backend``, ``--backend-opt`` and ``--seed`` on ``fakeqemu serve``."""
-    group = serve.add_argument_group("RAM-counter backend (where migration numbers come from)")
-    group.add_argument(
-        "--backend",
-        default="model",
-        metavar="NAME|module:Class",
-        help="model (default), faker, replay:PATH, a fakeqemu.backends entry point, or"
-        " module:Class",
-    )
-    group.add_argument(
-        "--backend-opt",
-        action="append",
-        default=[],
-        type=_parse_option,
-        metavar="KEY=VALUE",
-        help="an option for the backend (repeatable)",
-    )
-    group.add_argument("--seed", type=int, help="seed for backends that make numbers up")
-
-
 def check_backend(args: argparse.Namespace) -> str | None:
     """What is wrong with ``serve``'s backend choice, before anything is bound."""
-    if args.backend == "model" and not args.backend_opt:
+    if args.backend == "model" and not args.backend_options:
         return None  # the default: nothing to import on the fast path
     import time
 
@@ -82,7 +54,7 @@ def check_backend(args: argparse.Namespace) -> str | None:
     )
     try:
         # Made once for the side it starts as: a misspelt option or a missing file shows now.
-        choice = BackendChoice.from_spec(args.backend, dict(args.backend_opt), args.seed)
+        choice = BackendChoice.from_spec(args.backend, dict(args.backend_options), args.seed)
         if args.incoming is None:
             choice.source(inputs)
         else:

@@ -18,7 +18,7 @@ import sys
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from fakeqemu.fake import FakeQemu
+    from fakeqemu.fake.qemu import FakeQemu
     from fakeqemu.server.endpoints import Endpoint
     from fakeqemu.server.fast_start import FileId
     from fakeqemu.server.signals import HostSignals
@@ -99,21 +99,11 @@ def _load_fake(args: argparse.Namespace) -> FakeQemu:
     """Everything heavy: trio, the commands, the profile's data."""
     import trio  # noqa: F401 - imported here, in the loader thread, to be ready early
 
-    from fakeqemu.fake import FakeQemu, FakeQemuConfig
+    from fakeqemu.fake.config import FakeQemuConfig
+    from fakeqemu.fake.options import CONFIG_OPTIONS, values_from_arguments
+    from fakeqemu.fake.qemu import FakeQemu
 
-    fake = FakeQemu(
-        FakeQemuConfig(
-            profile=args.profile,
-            shape=args.shape,
-            name=args.name,
-            start_paused=args.start_paused,
-            incoming=args.incoming,
-            memory=args.memory,
-            backend=args.backend,
-            backend_options=dict(args.backend_opt),
-            seed=args.seed,
-        )
-    )
+    fake = FakeQemu(FakeQemuConfig(**values_from_arguments(args, CONFIG_OPTIONS)))
     if args.verbose:
         _log_commands(fake)
     return fake

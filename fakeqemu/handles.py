@@ -23,17 +23,16 @@ import trio
 import trio.testing
 
 from fakeqemu.backends import BackendChoice, BackendFactory
-from fakeqemu.fake import FakeQemu, FakeQemuConfig
-from fakeqemu.journal import Journal
+from fakeqemu.fake.config import FakeQemuConfig
+from fakeqemu.fake.journal import Journal
+from fakeqemu.fake.options import FIXTURE_OPTIONS, OPTIONS, SPEED
+from fakeqemu.fake.qemu import FakeQemu
 from fakeqemu.model.machine import VirtualMachine
 from fakeqemu.server.serve import Endpoint, Listening, serve
-from fakeqemu.sizes import parse_memory
 from fakeqemu.testing import TrioThread, VirtualWallClock, advance_clock
 
 T = TypeVar("T")
 
-ROLES = ("source", "destination")
-MONITORS = ("unix", "tcp")
 #: What QEMU reports when the destination resets the migration connection.
 DEFAULT_FAILURE = "Unable to write to socket: Connection reset by peer"
 #: How often ``wait_for_migration`` looks at the migration, in the fake's seconds.
@@ -42,53 +41,62 @@ POLL_INTERVAL = 0.05
 MAX_WAIT = 3600.0
 
 
+_FIXTURE_FIELDS = frozenset(option.name for option in (*FIXTURE_OPTIONS, SPEED))
+
+
 @dataclass(frozen=True)
 class FakeSettings:
-    """How a fixture starts its fakes: the marker's keywords, checked."""
+    """How a fixture starts its fakes: a configuration, and what the fixtures add to it.
 
-    profile: str = "11.1"
-    shape: str = "old"
+    Every field is a row of :mod:`fakeqemu.fake.options` (the marker's keywords are
+    those rows' names); :meth:`from_keywords` reads them as the marker gives them.
+    """
+
+    #: The fakes' configuration; ``incoming`` is set per role.
+    base: FakeQemuConfig = field(default_factory=FakeQemuConfig)
     #: ``source``: a running guest; ``destination``: started with ``--incoming defer``.
-    role: str = "source"
-    name: str | None = None
-    start_paused: bool = False
-    #: Guest RAM: bytes, or a string spelt as ``fakeqemu serve --memory`` takes it ("4G").
-    memory: int | str = 128 << 20
+    role: str = OPTIONS["role"].default
     #: Where the monitor listens: a unix socket, or TCP on a free loopback port.
-    monitor: str = "unix"
+    monitor: str = OPTIONS["monitor"].default
     #: Threaded fakes only: how much faster than real time their clock runs.
-    speed: float = 1.0
-    #: Where the migration numbers come from, as ``fakeqemu serve --backend`` takes it.
-    backend: str = "model"
-    backend_options: Mapping[str, str] = field(default_factory=dict)
-    seed: int | None = None
+    speed: float = SPEED.default
 
     def __post_init__(self) -> None:
-        if isinstance(self.memory, str):
-            # The CLI's own parser, so "4G" or "512" (MiB) mean here what they mean there.
-            object.__setattr__(self, "memory", parse_memory(self.memory))
-        if self.role not in ROLES:
-            raise ValueError(f"unknown role {self.role!r}; expected one of {', '.join(ROLES)}")
-        if self.monitor not in MONITORS:
-            raise ValueError(
-                f"unknown monitor {self.monitor!r}; expected one of {', '.join(MONITORS)}"
-            )
+        for option in FIXTURE_OPTIONS:
+            value = getattr(self, option.name)
+            if option.choices is not None and value not in option.choices:
+                raise ValueError(
+                    f"unknown {option.name} {value!r}; expected one of {', '.join(option.choices)}"
+                )
         if self.speed <= 0:
             raise ValueError(f"speed must be positive, got {self.speed}")
-        self.config(self.role)  # checks the profile, the shape and the memory
+
+    @classmethod
+    def from_keywords(cls, **keywords: Any) -> FakeSettings:
+        """Settings from the marker's keywords: any field of FakeQemuConfig but
+        ``incoming``, and the fixtures' own; text is read as the command line reads it
+        (``memory="4G"``)."""
+        values = {name: OPTIONS[name].value(value) for name, value in keywords.items()}
+        own = {name: values.pop(name) for name in list(values) if name in _FIXTURE_FIELDS}
+        return cls(FakeQemuConfig(**values), **own)
+
+    def replace(self, **keywords: Any) -> FakeSettings:
+        """These settings with ``keywords`` changed, as :meth:`from_keywords` reads them."""
+        current = {name: getattr(self.base, name) for name in OPTIONS if hasattr(self.base, name)}
+        current.update((name, getattr(self, name)) for name in _FIXTURE_FIELDS)
+        current.pop("incoming")
+        return FakeSettings.from_keywords(**{**current, **keywords})
+
+    @property
+    def profile(self) -> str:
+        return self.base.profile
+
+    @property
+    def shape(self) -> str:
+        return self.base.shape
 
     def config(self, role: str) -> FakeQemuConfig:
-        return FakeQemuConfig(
-            profile=self.profile,
-            shape=self.shape,
-            name=self.name,
-            start_paused=self.start_paused,
-            incoming="defer" if role == "destination" else None,
-            memory=int(self.memory),
-            backend=self.backend,
-            backend_options=dict(self.backend_options),
-            seed=self.seed,
-        )
+        return replace(self.base, incoming="defer" if role == "destination" else None)
 
     def endpoint(self, directory: str, stem: str) -> Endpoint:
         if self.monitor == "tcp":
@@ -250,7 +258,7 @@ class TrioFakeQemuHandle(FakeQemuHandle):
 
     async def start_peer(self, role: str = "destination", **changes: Any) -> TrioFakeQemuHandle:
         """Another fake in the same nursery: same settings unless ``changes`` says otherwise."""
-        return await self._group.start(role, replace(self._group.settings, **changes))
+        return await self._group.start(role, self._group.settings.replace(**changes))
 
 
 class ThreadedFakeQemuHandle(FakeQemuHandle):

@@ -27,11 +27,10 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import pytest
 
-from fakeqemu.server.fast_start import PROFILE_NAMES
+from fakeqemu.fake.options import CONFIG_OPTIONS, FIXTURE_OPTIONS, OPTIONS, SPEED, Option, signature
+from fakeqemu.vocabulary import DEFAULT_PROFILE, DEFAULT_SHAPE, PROFILE_NAMES, SHAPES
 
 __all__ = [
-    "PROFILE_NAMES",
-    "SHAPES",
     "Combination",
     "MarkerError",
     "fakeqemu",
@@ -53,31 +52,30 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
-#: fakeqemu.fake.SHAPES, without importing the whole fake to load the plugin.
-SHAPES = ("old", "new")
-DEFAULT_PROFILE = PROFILE_NAMES[-1]
-DEFAULT_SHAPE = SHAPES[0]
 #: The fixture the matrix parametrizes; every fakeqemu fixture depends on it.
 COMBINATION = "fakeqemu_combination"
-#: Settings the marker takes besides profile, shape and matrix (see FakeSettings).
-SETTING_KEYWORDS = (
-    "role",
-    "name",
-    "start_paused",
-    "memory",
-    "monitor",
-    "speed",
-    "backend",
-    "backend_options",
-    "seed",
+MATRIX = Option("matrix", False, "run the test once per profile and shape")
+#: The marker's keywords: every configuration field but ``incoming`` (the role sets it),
+#: the fixtures' own, and ``matrix``; ``profile``, ``shape`` and ``role`` first.
+MARKER_OPTIONS = (
+    OPTIONS["profile"],
+    OPTIONS["shape"],
+    OPTIONS["role"],
+    MATRIX,
+    *(
+        option
+        for option in (*CONFIG_OPTIONS, *FIXTURE_OPTIONS, SPEED)
+        if option.name not in ("profile", "shape", "role", "incoming")
+    ),
+)
+#: The keywords FakeSettings reads (profile and shape come from the combination).
+SETTING_KEYWORDS = tuple(
+    option.name for option in MARKER_OPTIONS if option.name not in ("profile", "shape", "matrix")
 )
 MARKER_KEYWORDS = ("profile", "shape", "matrix", *SETTING_KEYWORDS)
 MARKER_HELP = (
-    "fakeqemu(profile='11.1', shape='old', role='source', matrix=False, name=None, "
-    "start_paused=False, memory=134217728, monitor='unix', speed=1.0, backend='model', "
-    "backend_options={}, seed=None): configure this "
-    "test's fakeqemu fixtures; profile and shape may be lists, matrix=True runs every "
-    "profile x shape"
+    f"fakeqemu({signature(MARKER_OPTIONS)}): configure this test's fakeqemu fixtures; "
+    "profile and shape may be lists, matrix=True runs every profile x shape"
 )
 
 
@@ -190,10 +188,9 @@ def fakeqemu_settings(
 
     keywords = marker_keywords(request.node)
     settings = {key: keywords[key] for key in SETTING_KEYWORDS if key in keywords}
+    settings["shape"] = fakeqemu_combination.shape
     try:
-        return FakeSettings(
-            profile=fakeqemu_combination.profile, shape=fakeqemu_combination.shape, **settings
-        )
+        return FakeSettings.from_keywords(profile=fakeqemu_combination.profile, **settings)
     except (ValueError, LookupError) as error:
         raise MarkerError(f"{request.node.nodeid}: @pytest.mark.fakeqemu: {error}") from None
 

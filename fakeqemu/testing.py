@@ -18,7 +18,8 @@ from typing import Any, TypeVar
 import trio
 import trio.testing
 
-from fakeqemu.fake import FakeQemu, FakeQemuConfig
+from fakeqemu.fake.config import FakeQemuConfig
+from fakeqemu.fake.qemu import FakeQemu
 from fakeqemu.server.serve import Endpoint, Listening, serve
 
 T = TypeVar("T")

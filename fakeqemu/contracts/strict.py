@@ -3,7 +3,7 @@
     monitor = attach_strict_contracts(fake)   # raises ContractError on a bad message
 
 watches the sessions ``fake`` opens from now on.  :func:`strict_everywhere`
-does the same for every :class:`~fakeqemu.fake.FakeQemu` in the process (the
+does the same for every :class:`~fakeqemu.fake.qemu.FakeQemu` in the process (the
 test suite turns it on in ``tests/conftest.py``) and, with ``collect``, keeps
 violations instead of raising them inside the server, so a test can fail
 with all of them at its end.
@@ -24,7 +24,7 @@ from typing import Any
 
 from fakeqemu.contracts.errors import ContractError
 from fakeqemu.contracts.validator import problems
-from fakeqemu.fake import FakeQemu
+from fakeqemu.fake.qemu import FakeQemu
 from fakeqemu.protocol.encoder import encode_value
 from fakeqemu.protocol.session import QmpSession
 

@@ -12,7 +12,8 @@ from collections.abc import Callable, Iterator, Sequence
 
 from fakeqemu.capture import running_qemu
 from fakeqemu.differential.sequence import SOURCE
-from fakeqemu.fake import FakeQemu, FakeQemuConfig
+from fakeqemu.fake.config import FakeQemuConfig
+from fakeqemu.fake.qemu import FakeQemu
 from fakeqemu.server.endpoints import Endpoint
 
 #: How the recordings start QEMU: ``-m 128 -S``; the destination adds ``-incoming defer``.

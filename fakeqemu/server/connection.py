@@ -25,7 +25,7 @@ import sys
 
 import trio
 
-from fakeqemu.fake import FakeQemu
+from fakeqemu.fake.qemu import FakeQemu
 from fakeqemu.server.failures import report_failure
 
 READ_SIZE = 65536

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import trio
 
 from fakeqemu.errors import FakeQemuError
-from fakeqemu.fake import FakeQemu
+from fakeqemu.fake.qemu import FakeQemu
 from fakeqemu.server.connection import MonitorConnection, serve_connection
 from fakeqemu.server.endpoints import Endpoint
 from fakeqemu.server.failures import report_failure

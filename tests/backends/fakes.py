@@ -9,7 +9,8 @@ from typing import Any
 
 import trio
 
-from fakeqemu.fake import FakeQemu, FakeQemuConfig
+from fakeqemu.fake.config import FakeQemuConfig
+from fakeqemu.fake.qemu import FakeQemu
 from fakeqemu.record import RecordOptions, record
 from fakeqemu.server.serve import Endpoint, serve
 from tests.qmp_client import Client

@@ -14,7 +14,8 @@ from typing import Any
 
 import trio
 
-from fakeqemu.fake import FakeQemu, FakeQemuConfig
+from fakeqemu.fake.config import FakeQemuConfig
+from fakeqemu.fake.qemu import FakeQemu
 from fakeqemu.protocol.cassette import Cassette
 from fakeqemu.protocol.cassette_matchers import Matcher
 from fakeqemu.record import RecordOptions, record

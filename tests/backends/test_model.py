@@ -10,7 +10,8 @@ import trio.testing
 
 from fakeqemu.backends import ThrottleSettings
 from fakeqemu.backends.model import Workload, next_throttle, split_evenly
-from fakeqemu.fake import FakeQemu, FakeQemuConfig
+from fakeqemu.fake.config import FakeQemuConfig
+from fakeqemu.fake.qemu import FakeQemu
 from fakeqemu.profiles import get_profile
 from tests.backends.drive import info, run_for, start
 from tests.backends.fakes import migrate

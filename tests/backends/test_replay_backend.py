@@ -18,7 +18,8 @@ import trio
 import trio.testing
 
 from fakeqemu.backends import BackendError
-from fakeqemu.fake import FakeQemu, FakeQemuConfig
+from fakeqemu.fake.config import FakeQemuConfig
+from fakeqemu.fake.qemu import FakeQemu
 from tests.backends.fakes import migrate
 from tests.conformance.scenario_checks import compare, query_migrate_returns
 from tests.conformance.scenario_driver import (

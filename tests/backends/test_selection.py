@@ -16,7 +16,8 @@ import trio.testing
 
 from fakeqemu.backends import BackendError, known_backends
 from fakeqemu.backends.faker_backend import workload_for_seed
-from fakeqemu.fake import FakeQemu, FakeQemuConfig
+from fakeqemu.fake.config import FakeQemuConfig
+from fakeqemu.fake.qemu import FakeQemu
 from fakeqemu.model.ram import PC_EXTRA_RAM
 from tests.backends.custom_backend import SteadyBackend
 from tests.backends.fakes import migrate

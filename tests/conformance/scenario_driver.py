@@ -28,7 +28,8 @@ from typing import Any
 
 import trio
 
-from fakeqemu.fake import FakeQemu, FakeQemuConfig
+from fakeqemu.fake.config import FakeQemuConfig
+from fakeqemu.fake.qemu import FakeQemu
 from fakeqemu.server.serve import Endpoint, serve
 from tests.recordings import RECORDINGS
 

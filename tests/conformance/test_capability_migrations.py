@@ -28,7 +28,8 @@ import trio.testing
 
 from fakeqemu.differential.capture import record_migration
 from fakeqemu.differential.migrations import SCENARIOS, Scenario
-from fakeqemu.fake import FakeQemu, FakeQemuConfig
+from fakeqemu.fake.config import FakeQemuConfig
+from fakeqemu.fake.qemu import FakeQemu
 from tests.conformance.hmp_checks import compare_hmp
 from tests.conformance.scenario_checks import compare
 from tests.conformance.scenario_driver import Recording, parse_recording, replay

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from fakeqemu.capture import running_qemu
-from fakeqemu.fake import FakeQemuConfig
+from fakeqemu.fake.config import FakeQemuConfig
 from fakeqemu.server.endpoints import Endpoint
 from fakeqemu.testing import ThreadedFakeQemu
 from tests.conformance.test_real_qemu import _real_qemu

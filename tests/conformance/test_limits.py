@@ -18,7 +18,8 @@ from pathlib import Path
 import pytest
 
 from fakeqemu.capture import capture_probes, running_qemu
-from fakeqemu.fake import FakeQemu, FakeQemuConfig
+from fakeqemu.fake.config import FakeQemuConfig
+from fakeqemu.fake.qemu import FakeQemu
 from fakeqemu.protocol.json_stream import MAX_TOKEN_SIZE
 from fakeqemu.server.endpoints import Endpoint
 from fakeqemu.testing import ThreadedFakeQemu

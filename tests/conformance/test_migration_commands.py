@@ -21,7 +21,7 @@ from fakeqemu.differential.machines import fake_machines, real_machines, scratch
 from fakeqemu.differential.runner import Record, probe_requests, run_probes
 from fakeqemu.differential.sequence import sides_of
 from fakeqemu.differential.stages import generate
-from fakeqemu.fake import FakeQemuConfig
+from fakeqemu.fake.config import FakeQemuConfig
 from fakeqemu.profiles import get_profile
 from tests.conformance.differential_compare import differences
 from tests.conformance.test_real_qemu import _real_qemu

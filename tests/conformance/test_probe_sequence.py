@@ -17,7 +17,8 @@ from pathlib import Path
 import pytest
 import trio
 
-from fakeqemu.fake import FakeQemu, FakeQemuConfig
+from fakeqemu.fake.config import FakeQemuConfig
+from fakeqemu.fake.qemu import FakeQemu
 from fakeqemu.server.serve import Endpoint, serve
 from tests.recordings import VERSIONS, ProbeCase, mask_timestamps, probe_cases
 

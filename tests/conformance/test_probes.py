@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import pytest
 
-from fakeqemu.fake import FakeQemu, FakeQemuConfig
+from fakeqemu.fake.config import FakeQemuConfig
+from fakeqemu.fake.qemu import FakeQemu
 from tests.recordings import VERSIONS, ProbeCase, mask_timestamps, probe_cases
 
 CAPS = b'{"execute":"qmp_capabilities"}\n'

@@ -7,7 +7,8 @@ import json
 import pytest
 
 from fakeqemu.contracts.introspection import PATCH_OPTIONAL_STATS, introspection_for
-from fakeqemu.fake import FakeQemu, FakeQemuConfig
+from fakeqemu.fake.config import FakeQemuConfig
+from fakeqemu.fake.qemu import FakeQemu
 from fakeqemu.profiles import get_profile
 from tests.recordings import VERSIONS, queries
 

@@ -7,7 +7,8 @@ from pathlib import Path
 import trio
 import trio.testing
 
-from fakeqemu.fake import FakeQemu, FakeQemuConfig
+from fakeqemu.fake.config import FakeQemuConfig
+from fakeqemu.fake.qemu import FakeQemu
 from fakeqemu.server.serve import Endpoint, serve
 from tests.migration.test_fake_to_fake import Pair, start_migration, wait_for
 from tests.qmp_client import Client

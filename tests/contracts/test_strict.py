@@ -8,7 +8,8 @@ import pytest
 
 from fakeqemu.contracts import ContractError
 from fakeqemu.contracts.strict import ContractMonitor, attach_strict_contracts, role_of
-from fakeqemu.fake import FakeQemu, FakeQemuConfig
+from fakeqemu.fake.config import FakeQemuConfig
+from fakeqemu.fake.qemu import FakeQemu
 from fakeqemu.protocol.session import QmpSession
 
 CAPS = b'{"execute":"qmp_capabilities"}'

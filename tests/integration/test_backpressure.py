@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 import trio
 
-from fakeqemu.fake import FakeQemu, FakeQemuConfig
+from fakeqemu.fake.config import FakeQemuConfig
+from fakeqemu.fake.qemu import FakeQemu
 from fakeqemu.server.connection import FEED_SLICE, INPUT_LIMIT, OUTPUT_BUDGET, UNREAD_LIMIT
 from fakeqemu.server.serve import Endpoint, Listening, ServeControl, serve
 

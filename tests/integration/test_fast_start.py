@@ -8,7 +8,8 @@ from pathlib import Path
 
 import trio
 
-from fakeqemu.fake import FakeQemu, FakeQemuConfig
+from fakeqemu.fake.config import FakeQemuConfig
+from fakeqemu.fake.qemu import FakeQemu
 from fakeqemu.server.fast_start import PROFILE_NAMES, bind_unix, greet_while_loading, greeting_bytes
 from fakeqemu.server.serve import Endpoint, serve
 from tests.recordings import VERSIONS, queries

@@ -21,7 +21,8 @@ from pathlib import Path
 import pytest
 import trio
 
-from fakeqemu.fake import FakeQemu, FakeQemuConfig
+from fakeqemu.fake.config import FakeQemuConfig
+from fakeqemu.fake.qemu import FakeQemu
 from fakeqemu.server.serve import Endpoint, serve
 from tests.qmp_grammar import generated_inputs
 from tests.qmp_output import check_well_formed

@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from fakeqemu.fake import FakeQemu, FakeQemuConfig
+from fakeqemu.fake.config import FakeQemuConfig
+from fakeqemu.fake.qemu import FakeQemu
 from tests.recordings import RECORDINGS, VERSIONS
 
 

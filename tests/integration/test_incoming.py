@@ -18,7 +18,8 @@ from typing import Any
 import trio
 import trio.testing
 
-from fakeqemu.fake import FakeQemu, FakeQemuConfig
+from fakeqemu.fake.config import FakeQemuConfig
+from fakeqemu.fake.qemu import FakeQemu
 from fakeqemu.server.serve import Endpoint, serve
 from tests.integration.processes import TIMEOUT, serving, stop, wait_for
 from tests.qmp_client import Client

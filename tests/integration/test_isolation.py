@@ -16,7 +16,8 @@ import pytest
 import trio
 import trio.testing
 
-from fakeqemu.fake import FakeQemu, FakeQemuConfig
+from fakeqemu.fake.config import FakeQemuConfig
+from fakeqemu.fake.qemu import FakeQemu
 from fakeqemu.protocol.encoder import QValue
 from fakeqemu.protocol.session import QmpSession, Request
 from fakeqemu.server.serve import Endpoint, serve

@@ -14,7 +14,8 @@ import pytest
 import trio
 from qemu.qmp import QMPClient
 
-from fakeqemu.fake import FakeQemu, FakeQemuConfig
+from fakeqemu.fake.config import FakeQemuConfig
+from fakeqemu.fake.qemu import FakeQemu
 from fakeqemu.server.serve import Endpoint, serve
 from fakeqemu.testing import ThreadedFakeQemu
 from tests.recordings import VERSIONS, queries

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import trio
 
-from fakeqemu.fake import FakeQemu, FakeQemuConfig
+from fakeqemu.fake.config import FakeQemuConfig
+from fakeqemu.fake.qemu import FakeQemu
 from fakeqemu.server.serve import Endpoint, serve
 from tests.qmp_client import Client
 

@@ -12,7 +12,8 @@ import pytest
 import trio
 import trio.testing
 
-from fakeqemu.fake import FakeQemu, FakeQemuConfig
+from fakeqemu.fake.config import FakeQemuConfig
+from fakeqemu.fake.qemu import FakeQemu
 from fakeqemu.server.serve import Endpoint, Listening, serve
 from tests.qmp_client import Client
 

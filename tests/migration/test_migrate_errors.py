@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from fakeqemu.fake import FakeQemu, FakeQemuConfig
+from fakeqemu.fake.config import FakeQemuConfig
+from fakeqemu.fake.qemu import FakeQemu
 
 
 def run(profile: str, *requests: dict[str, Any]) -> list[dict[str, Any]]:

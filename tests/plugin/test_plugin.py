@@ -338,10 +338,16 @@ def test_fixtures_leave_no_sockets_and_no_threads(pytester: pytest.Pytester) -> 
 
 
 def test_the_plugin_knows_every_shape_and_profile() -> None:
-    from fakeqemu import pytest_plugin
-    from fakeqemu.fake import SHAPES
+    from dataclasses import fields
+
+    from fakeqemu import pytest_plugin, vocabulary
+    from fakeqemu.fake.config import FakeQemuConfig
     from fakeqemu.profiles import PROFILES
 
-    # The plugin keeps its own copies so that loading it imports no trio.
-    assert pytest_plugin.SHAPES == SHAPES
-    assert tuple(PROFILES) == pytest_plugin.PROFILE_NAMES
+    # The plugin reads the vocabulary, which lists the profiles' data without importing them:
+    # the two must agree.
+    assert vocabulary.SHAPES == ("old", "new")
+    assert tuple(PROFILES) == vocabulary.PROFILE_NAMES
+    # Every configuration field is a marker keyword, but incoming (the role sets it).
+    configured = {field.name for field in fields(FakeQemuConfig)} - {"incoming"}
+    assert configured <= set(pytest_plugin.MARKER_KEYWORDS)

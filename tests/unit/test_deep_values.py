@@ -10,8 +10,9 @@ from typing import Any
 
 import pytest
 
-from fakeqemu.fake import FakeQemu, FakeQemuConfig
-from fakeqemu.journal import Journal
+from fakeqemu.fake.config import FakeQemuConfig
+from fakeqemu.fake.journal import Journal
+from fakeqemu.fake.qemu import FakeQemu
 from fakeqemu.protocol.cassette import IdRenumbering, encode_id
 from fakeqemu.protocol.cassette_matchers import Matcher, compare_requests
 from fakeqemu.protocol.values import values_equal

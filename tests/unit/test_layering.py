@@ -18,7 +18,7 @@ SANS_IO = [
     "fakeqemu.profiles",
     "fakeqemu.backends",
     "fakeqemu.contracts",
-    "fakeqemu.fake",
+    "fakeqemu.fake.qemu",
     "fakeqemu.server.fast_start",
     "fakeqemu.protocol.cassette",
     "fakeqemu.protocol.cassette_matchers",
@@ -33,6 +33,6 @@ def test_module_does_not_pull_in_trio(module: str) -> None:
 
 
 def test_only_the_faker_backend_imports_faker() -> None:
-    code = "import sys, fakeqemu.fake, fakeqemu.backends; sys.exit('faker' in sys.modules)"
+    code = "import sys, fakeqemu.fake.qemu, fakeqemu.backends; sys.exit('faker' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr

@@ -3,48 +3,16 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable
 
 from fakeqemu.backends import BackendChoice, BackendFactory
 from fakeqemu.commands import Executor, all_commands
+from fakeqemu.fake.config import FakeQemuConfig
 from fakeqemu.model.events import Event, EventBus, WallClock
 from fakeqemu.model.machine import VirtualMachine
 from fakeqemu.profiles import Profile, get_profile
 from fakeqemu.protocol.json_stream import JsonDialect
 from fakeqemu.protocol.session import QmpSession
-
-SHAPES = ("old", "new")
-
-
-@dataclass(frozen=True)
-class FakeQemuConfig:
-    """What ``qemu-system-x86_64`` would get on its command line."""
-
-    profile: str = "11.1"
-    #: ``old``: today's releases; ``new``: the destination-stats patch.
-    shape: str = "old"
-    name: str | None = None
-    #: ``-S``
-    start_paused: bool = False
-    #: ``-incoming defer`` or ``-incoming URI``
-    incoming: str | None = None
-    #: ``-m``: guest RAM in bytes.
-    memory: int = 128 << 20
-    #: Where migration numbers come from: ``model``, ``faker``, ``replay:PATH``, any name
-    #: in the ``fakeqemu.backends`` entry-point group, or ``module:Class``.
-    backend: str = "model"
-    #: ``--backend-opt KEY=VALUE``, for the backend.
-    backend_options: Mapping[str, str] = field(default_factory=dict)
-    #: ``--seed``: for backends that make numbers up (``faker``).
-    seed: int | None = None
-
-    def __post_init__(self) -> None:
-        if self.shape not in SHAPES:
-            raise ValueError(f"unknown shape {self.shape!r}; expected one of {', '.join(SHAPES)}")
-        get_profile(self.profile)
-        if isinstance(self.memory, bool) or not isinstance(self.memory, int) or self.memory <= 0:
-            raise ValueError(f"memory is a positive number of bytes, got {self.memory!r}")
 
 
 class FakeQemu:

@@ -1,6 +1,6 @@
 """What a fake QEMU was asked: every command, its arguments and its reply.
 
-A :class:`Journal` hangs on a :class:`~fakeqemu.fake.FakeQemu` before it
+A :class:`Journal` hangs on a :class:`~fakeqemu.fake.qemu.FakeQemu` before it
 serves.  Accepted commands reach it through ``Executor.observers`` (with the
 arguments as the client sent them); every reply, errors included, through the
 sessions' ``message_observers``, so a misspelt command or a wrong argument
@@ -22,7 +22,7 @@ from fakeqemu.protocol.encoder import encode_value
 from fakeqemu.protocol.values import values_equal
 
 if TYPE_CHECKING:
-    from fakeqemu.fake import FakeQemu
+    from fakeqemu.fake.qemu import FakeQemu
     from fakeqemu.protocol.session import QmpSession, Request
 
 
