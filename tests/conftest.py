@@ -11,7 +11,7 @@ from collections.abc import Generator, Iterator
 
 import pytest
 
-from fakeqemu.contracts.strict import ContractMonitor, strict_everywhere
+from fakeqemu.testing.strict import ContractMonitor, strict_everywhere
 
 MONITOR = ContractMonitor(collect=True)
 

@@ -61,7 +61,7 @@ def fake_machines(
 ) -> Iterator[dict[str, str]]:
     """A fake per side (``config``, with ``-incoming defer`` but for ``src``), on one loop
     whose clock runs ``speed`` times faster than real time."""
-    from fakeqemu.testing import TrioThread, VirtualWallClock
+    from fakeqemu.server.thread import TrioThread, VirtualWallClock
 
     configs = {
         side: config if side == SOURCE else dataclasses.replace(config, incoming="defer")

@@ -17,10 +17,10 @@ from typing import TypeVar
 
 import pytest
 
+from fakeqemu import ThreadedFakeQemu
 from fakeqemu.capture import running_qemu
 from fakeqemu.fake.config import FakeQemuConfig
 from fakeqemu.server.endpoints import Endpoint
-from fakeqemu.testing import ThreadedFakeQemu
 from tests.conformance.test_real_qemu import _real_qemu
 from tests.mutations import mutate
 from tests.recordings import mask_timestamps, probe_cases

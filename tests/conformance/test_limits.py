@@ -17,12 +17,12 @@ from pathlib import Path
 
 import pytest
 
+from fakeqemu import ThreadedFakeQemu
 from fakeqemu.capture import capture_probes, running_qemu
 from fakeqemu.fake.config import FakeQemuConfig
 from fakeqemu.fake.qemu import FakeQemu
 from fakeqemu.protocol.json_stream import MAX_TOKEN_SIZE
 from fakeqemu.server.endpoints import Endpoint
-from fakeqemu.testing import ThreadedFakeQemu
 from tests.conformance.test_real_qemu import _real_qemu
 from tests.recordings import RECORDINGS, VERSIONS, ProbeCase, mask_timestamps, probe_cases
 

@@ -7,10 +7,10 @@ from typing import Any
 import pytest
 
 from fakeqemu.contracts import ContractError
-from fakeqemu.contracts.strict import ContractMonitor, attach_strict_contracts, role_of
 from fakeqemu.fake.config import FakeQemuConfig
 from fakeqemu.fake.qemu import FakeQemu
 from fakeqemu.protocol.session import QmpSession
+from fakeqemu.testing.strict import ContractMonitor, attach_strict_contracts, role_of
 
 CAPS = b'{"execute":"qmp_capabilities"}'
 

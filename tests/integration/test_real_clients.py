@@ -14,10 +14,10 @@ import pytest
 import trio
 from qemu.qmp import QMPClient
 
+from fakeqemu import ThreadedFakeQemu
 from fakeqemu.fake.config import FakeQemuConfig
 from fakeqemu.fake.qemu import FakeQemu
 from fakeqemu.server.serve import Endpoint, serve
-from fakeqemu.testing import ThreadedFakeQemu
 from tests.recordings import VERSIONS, queries
 
 QUERIES = ("query-version", "query-status", "query-commands", "query-name")

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import fields
 
-from fakeqemu import pytest_plugin
 from fakeqemu.cli import build_parser
 from fakeqemu.fake.config import FakeQemuConfig
 from fakeqemu.fake.options import CONFIG_OPTIONS, SPEED, values_from_arguments
+from fakeqemu.testing import pytest_plugin
 
 
 def test_the_config_fields_are_the_declared_options() -> None:

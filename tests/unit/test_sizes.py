@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import pytest
 
+from fakeqemu import ThreadedFakeQemu
 from fakeqemu.backends.options import BackendError, BackendOptions
 from fakeqemu.cli import build_parser
-from fakeqemu.handles import FakeSettings, ThreadedFakeQemuHandle
 from fakeqemu.sizes import parse_memory, parse_size
+from fakeqemu.testing.settings import FakeSettings
 
 MIB = 1 << 20
 
@@ -76,5 +77,5 @@ def test_a_bad_size_is_refused_where_it_is_given() -> None:
 
 
 @pytest.mark.fakeqemu(memory="4G")
-def test_the_marker_takes_the_cli_spelling(fakeqemu_threaded: ThreadedFakeQemuHandle) -> None:
+def test_the_marker_takes_the_cli_spelling(fakeqemu_threaded: ThreadedFakeQemu) -> None:
     assert fakeqemu_threaded.vm.memory == 4 << 30

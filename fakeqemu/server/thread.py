@@ -1,4 +1,4 @@
-"""Run fake QEMUs in a background thread, for asyncio and plain test suites.
+"""Serve fake QEMUs from a background thread, for callers that are not trio programs.
 
 The thread's trio loop runs on a :class:`trio.testing.MockClock`: at rate 1 it
 keeps real time, at rate 10 every timer of the fakes (migration windows,
@@ -18,9 +18,9 @@ from typing import Any, TypeVar
 import trio
 import trio.testing
 
-from fakeqemu.fake.config import FakeQemuConfig
 from fakeqemu.fake.qemu import FakeQemu
-from fakeqemu.server.serve import Endpoint, Listening, serve
+from fakeqemu.server.endpoints import Endpoint
+from fakeqemu.server.serve import Listening, serve
 
 T = TypeVar("T")
 
@@ -163,53 +163,6 @@ class TrioThread:
             raise error
 
     def __enter__(self) -> TrioThread:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-
-class ThreadedFakeQemu:
-    """``with ThreadedFakeQemu(config, [Endpoint("unix", path=...)]) as fake: ...``
-
-    One fake on its own :class:`TrioThread`; ``address`` is ready for
-    ``qemu.qmp.QMPClient.connect`` once the ``with`` block is entered.
-    """
-
-    def __init__(
-        self, config: FakeQemuConfig, endpoints: list[Endpoint], *, speed: float = 1.0
-    ) -> None:
-        self.fake = FakeQemu(config, wall_clock=VirtualWallClock())
-        self.loop = TrioThread(speed=speed)
-        self._endpoints = endpoints
-        self.listening: Listening | None = None
-
-    @property
-    def address(self) -> str | tuple[str, int]:
-        assert self.listening is not None, "not started"
-        return self.listening.sockets[0]
-
-    def start(self) -> None:
-        self.loop.start()
-        try:
-            self.listening = self.loop.serve(self.fake, self._endpoints)
-        except BaseException:
-            self.loop.stop()
-            raise
-
-    def advance(self, seconds: float) -> None:
-        self.loop.advance(seconds)
-
-    def stop(self) -> None:
-        self.loop.stop()
-
-    def __enter__(self) -> ThreadedFakeQemu:
         self.start()
         return self
 

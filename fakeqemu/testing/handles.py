@@ -1,22 +1,21 @@
 """What the pytest fixtures yield: a served fake, where it listens, and controls.
 
-Two flavours share one interface.  :class:`TrioFakeQemuHandle` lives in a trio
-test's own nursery and clock: ``await fake.advance(60)`` under pytest-trio's
-``autojump_clock`` takes milliseconds.  :class:`ThreadedFakeQemuHandle` runs in a
-background :class:`~fakeqemu.testing.TrioThread` for plain and asyncio tests,
-and its controls are synchronous.
+Two flavours share one interface (:class:`FakeQemuHandle`).  :class:`TrioFakeQemuHandle`
+lives in a trio test's own nursery and clock: ``await fake.advance(60)`` under
+pytest-trio's ``autojump_clock`` takes milliseconds.  The threaded one,
+:class:`~fakeqemu.testing.threaded.ThreadedFakeQemu`, runs in a background
+:class:`~fakeqemu.server.thread.TrioThread` for plain and asyncio tests, and its
+controls are synchronous.
 """
 
 from __future__ import annotations
 
 import math
-import os
 import shutil
 import tempfile
-import time
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping
-from contextlib import asynccontextmanager, contextmanager
-from dataclasses import dataclass, field, replace
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import trio
@@ -25,11 +24,11 @@ import trio.testing
 from fakeqemu.backends import BackendChoice, BackendFactory
 from fakeqemu.fake.config import FakeQemuConfig
 from fakeqemu.fake.journal import Journal
-from fakeqemu.fake.options import FIXTURE_OPTIONS, OPTIONS, SPEED
 from fakeqemu.fake.qemu import FakeQemu
 from fakeqemu.model.machine import VirtualMachine
-from fakeqemu.server.serve import Endpoint, Listening, serve
-from fakeqemu.testing import TrioThread, VirtualWallClock, advance_clock
+from fakeqemu.server.serve import Listening, serve
+from fakeqemu.server.thread import VirtualWallClock, advance_clock
+from fakeqemu.testing.settings import FakeSettings
 
 T = TypeVar("T")
 
@@ -39,69 +38,6 @@ DEFAULT_FAILURE = "Unable to write to socket: Connection reset by peer"
 POLL_INTERVAL = 0.05
 #: A migration that has not got there after an hour of the fake's time never will.
 MAX_WAIT = 3600.0
-
-
-_FIXTURE_FIELDS = frozenset(option.name for option in (*FIXTURE_OPTIONS, SPEED))
-
-
-@dataclass(frozen=True)
-class FakeSettings:
-    """How a fixture starts its fakes: a configuration, and what the fixtures add to it.
-
-    Every field is a row of :mod:`fakeqemu.fake.options` (the marker's keywords are
-    those rows' names); :meth:`from_keywords` reads them as the marker gives them.
-    """
-
-    #: The fakes' configuration; ``incoming`` is set per role.
-    base: FakeQemuConfig = field(default_factory=FakeQemuConfig)
-    #: ``source``: a running guest; ``destination``: started with ``--incoming defer``.
-    role: str = OPTIONS["role"].default
-    #: Where the monitor listens: a unix socket, or TCP on a free loopback port.
-    monitor: str = OPTIONS["monitor"].default
-    #: Threaded fakes only: how much faster than real time their clock runs.
-    speed: float = SPEED.default
-
-    def __post_init__(self) -> None:
-        for option in FIXTURE_OPTIONS:
-            value = getattr(self, option.name)
-            if option.choices is not None and value not in option.choices:
-                raise ValueError(
-                    f"unknown {option.name} {value!r}; expected one of {', '.join(option.choices)}"
-                )
-        if self.speed <= 0:
-            raise ValueError(f"speed must be positive, got {self.speed}")
-
-    @classmethod
-    def from_keywords(cls, **keywords: Any) -> FakeSettings:
-        """Settings from the marker's keywords: any field of FakeQemuConfig but
-        ``incoming``, and the fixtures' own; text is read as the command line reads it
-        (``memory="4G"``)."""
-        values = {name: OPTIONS[name].value(value) for name, value in keywords.items()}
-        own = {name: values.pop(name) for name in list(values) if name in _FIXTURE_FIELDS}
-        return cls(FakeQemuConfig(**values), **own)
-
-    def replace(self, **keywords: Any) -> FakeSettings:
-        """These settings with ``keywords`` changed, as :meth:`from_keywords` reads them."""
-        current = {name: getattr(self.base, name) for name in OPTIONS if hasattr(self.base, name)}
-        current.update((name, getattr(self, name)) for name in _FIXTURE_FIELDS)
-        current.pop("incoming")
-        return FakeSettings.from_keywords(**{**current, **keywords})
-
-    @property
-    def profile(self) -> str:
-        return self.base.profile
-
-    @property
-    def shape(self) -> str:
-        return self.base.shape
-
-    def config(self, role: str) -> FakeQemuConfig:
-        return replace(self.base, incoming="defer" if role == "destination" else None)
-
-    def endpoint(self, directory: str, stem: str) -> Endpoint:
-        if self.monitor == "tcp":
-            return Endpoint("tcp", host="127.0.0.1", port=0)
-        return Endpoint("unix", path=os.path.join(directory, f"{stem}.sock"))
 
 
 def _migration_status(vm: VirtualMachine, role: str) -> str:
@@ -149,11 +85,27 @@ def backend_choice(
     return BackendChoice(backend, dict(options or {}), seed, spec=name)
 
 
+#: Called with each fake a helper creates, before it serves (strict contracts use it).
+FakeHook = Callable[[FakeQemu], None]
+
+
+def new_fake(config: FakeQemuConfig, hooks: Sequence[FakeHook] = ()) -> tuple[FakeQemu, Journal]:
+    """A fake for a test: event times follow its clock, a journal records what it serves."""
+    fake = FakeQemu(config, wall_clock=VirtualWallClock())
+    journal = Journal.attach(fake)
+    for hook in hooks:
+        hook(fake)
+    return fake, journal
+
+
 class FakeQemuHandle:
     """One served fake: ``address``, ``profile``, ``shape``, ``role``, ``journal``."""
 
-    def __init__(self, fake: FakeQemu, listening: Listening, role: str, journal: Journal) -> None:
+    def __init__(
+        self, fake: FakeQemu, listening: Listening | None, role: str, journal: Journal
+    ) -> None:
         self.fake = fake
+        #: Where it listens, once it does.
         self.listening = listening
         self.role = role
         self.journal = journal
@@ -166,6 +118,7 @@ class FakeQemuHandle:
     @property
     def address(self) -> str | tuple[str, int]:
         """A unix socket path or (host, port): what ``QMPClient.connect`` takes."""
+        assert self.listening is not None, "not started"
         return self.listening.sockets[0]
 
     @property
@@ -261,51 +214,6 @@ class TrioFakeQemuHandle(FakeQemuHandle):
         return await self._group.start(role, self._group.settings.replace(**changes))
 
 
-class ThreadedFakeQemuHandle(FakeQemuHandle):
-    """A fake served by a background trio thread; its controls block until done."""
-
-    def __init__(
-        self,
-        fake: FakeQemu,
-        listening: Listening,
-        role: str,
-        journal: Journal,
-        loop: TrioThread,
-    ) -> None:
-        super().__init__(fake, listening, role, journal)
-        self.loop = loop
-
-    def _in_loop(self, function: Callable[..., T], *args: Any) -> T:
-        return self.loop.run_sync(function, *args)
-
-    def advance(self, seconds: float) -> None:
-        """Jump the fake's clock (shared by every fake of this fixture) ``seconds`` forward."""
-        self.loop.advance(seconds)
-
-    def wait_for_migration(self, *statuses: str, timeout: float = 30.0) -> str:
-        """Wait (in real time) until this side's migration reaches one of ``statuses``."""
-        deadline = time.monotonic() + timeout
-        while (status := self.migration_status) not in statuses:
-            if time.monotonic() > deadline:
-                raise TimeoutError(
-                    f"fakeqemu {self.role}: migration still {status!r} after {timeout} s, "
-                    f"waiting for {' or '.join(statuses)}"
-                )
-            time.sleep(0.01)
-        return status
-
-
-@dataclass
-class FakeQemuPair:
-    """A source and a ``--incoming defer`` destination on one background clock."""
-
-    source: ThreadedFakeQemuHandle
-    destination: ThreadedFakeQemuHandle
-
-    def advance(self, seconds: float) -> None:
-        self.source.advance(seconds)
-
-
 @dataclass
 class TrioFakeQemuPair:
     """A source and a ``--incoming defer`` destination in the test's nursery."""
@@ -317,28 +225,30 @@ class TrioFakeQemuPair:
         await self.source.advance(seconds)
 
 
-def _short_directory() -> str:
+def short_directory() -> str:
     # Unix socket paths must fit in 108 bytes: pytest's tmp_path often does not.
     return tempfile.mkdtemp(prefix="fakeqemu-")
-
-
-def _new_fake(settings: FakeSettings, role: str) -> tuple[FakeQemu, Journal]:
-    fake = FakeQemu(settings.config(role), wall_clock=VirtualWallClock())
-    return fake, Journal.attach(fake)
 
 
 class TrioFakeGroup:
     """Fakes served in one nursery, their sockets in one short-lived directory."""
 
-    def __init__(self, nursery: trio.Nursery, settings: FakeSettings, directory: str) -> None:
+    def __init__(
+        self,
+        nursery: trio.Nursery,
+        settings: FakeSettings,
+        directory: str,
+        hooks: Sequence[FakeHook] = (),
+    ) -> None:
         self.settings = settings
+        self._hooks = tuple(hooks)
         self._nursery = nursery
         self._directory = directory
         self._started = 0
 
     async def start(self, role: str, settings: FakeSettings | None = None) -> TrioFakeQemuHandle:
         settings = settings or self.settings
-        fake, journal = _new_fake(settings, role)
+        fake, journal = new_fake(settings.config(role), self._hooks)
         self._started += 1
         endpoint = settings.endpoint(self._directory, f"{role}-{self._started}")
         listening: Listening = await self._nursery.start(serve, fake, [endpoint])
@@ -346,39 +256,14 @@ class TrioFakeGroup:
 
 
 @asynccontextmanager
-async def open_trio_fakes(settings: FakeSettings) -> AsyncIterator[TrioFakeGroup]:
-    directory = _short_directory()
+async def open_trio_fakes(
+    settings: FakeSettings, hooks: Sequence[FakeHook] = ()
+) -> AsyncIterator[TrioFakeGroup]:
+    directory = short_directory()
     try:
         async with trio.open_nursery() as nursery:
-            yield TrioFakeGroup(nursery, settings, directory)
+            yield TrioFakeGroup(nursery, settings, directory, hooks)
             nursery.cancel_scope.cancel()
     finally:
         # serve() removed its socket files; this removes what a test put next to them.
-        shutil.rmtree(directory, ignore_errors=True)
-
-
-class ThreadedFakeGroup:
-    """Fakes on one background trio thread (one clock), sockets in one directory."""
-
-    def __init__(self, loop: TrioThread, settings: FakeSettings, directory: str) -> None:
-        self.settings = settings
-        self.loop = loop
-        self._directory = directory
-        self._started = 0
-
-    def start(self, role: str) -> ThreadedFakeQemuHandle:
-        fake, journal = _new_fake(self.settings, role)
-        self._started += 1
-        endpoint = self.settings.endpoint(self._directory, f"{role}-{self._started}")
-        listening = self.loop.serve(fake, [endpoint])
-        return ThreadedFakeQemuHandle(fake, listening, role, journal, self.loop)
-
-
-@contextmanager
-def threaded_fakes(settings: FakeSettings) -> Iterator[ThreadedFakeGroup]:
-    directory = _short_directory()
-    try:
-        with TrioThread(speed=settings.speed) as loop:
-            yield ThreadedFakeGroup(loop, settings, directory)
-    finally:
         shutil.rmtree(directory, ignore_errors=True)

@@ -35,6 +35,7 @@ __all__ = [
     "MarkerError",
     "fakeqemu",
     "fakeqemu_combination",
+    "fakeqemu_hooks",
     "fakeqemu_pair",
     "fakeqemu_settings",
     "fakeqemu_threaded",
@@ -42,13 +43,9 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from fakeqemu.handles import (
-        FakeQemuPair,
-        FakeSettings,
-        ThreadedFakeQemuHandle,
-        TrioFakeQemuHandle,
-        TrioFakeQemuPair,
-    )
+    from fakeqemu.testing.handles import FakeHook, TrioFakeQemuHandle, TrioFakeQemuPair
+    from fakeqemu.testing.settings import FakeSettings
+    from fakeqemu.testing.threaded import FakeQemuPair, ThreadedFakeQemu
 
 T = TypeVar("T")
 
@@ -184,7 +181,7 @@ def fakeqemu_settings(
     request: pytest.FixtureRequest, fakeqemu_combination: Combination
 ) -> FakeSettings:
     """Everything the fixtures start their fakes with: marker keywords and combination."""
-    from fakeqemu.handles import FakeSettings
+    from fakeqemu.testing.settings import FakeSettings
 
     keywords = marker_keywords(request.node)
     settings = {key: keywords[key] for key in SETTING_KEYWORDS if key in keywords}
@@ -196,20 +193,34 @@ def fakeqemu_settings(
 
 
 @pytest.fixture
-def fakeqemu_threaded(fakeqemu_settings: FakeSettings) -> Iterator[ThreadedFakeQemuHandle]:
-    """A fake QEMU on a background thread, for plain and asyncio tests."""
-    from fakeqemu.handles import threaded_fakes
+def fakeqemu_hooks() -> list[FakeHook]:
+    """Called with each fake the fixtures create, before it serves; none by default.
 
-    with threaded_fakes(fakeqemu_settings) as group:
+    Override it in a ``conftest.py`` to watch every fake a test gets (fakeqemu's own
+    suite holds each one to its contracts this way: ``tests/conftest.py``).
+    """
+    return []
+
+
+@pytest.fixture
+def fakeqemu_threaded(
+    fakeqemu_settings: FakeSettings, fakeqemu_hooks: list[FakeHook]
+) -> Iterator[ThreadedFakeQemu]:
+    """A fake QEMU on a background thread, for plain and asyncio tests."""
+    from fakeqemu.testing.threaded import threaded_fakes
+
+    with threaded_fakes(fakeqemu_settings, fakeqemu_hooks) as group:
         yield group.start(fakeqemu_settings.role)
 
 
 @pytest.fixture
-def fakeqemu_pair(fakeqemu_settings: FakeSettings) -> Iterator[FakeQemuPair]:
+def fakeqemu_pair(
+    fakeqemu_settings: FakeSettings, fakeqemu_hooks: list[FakeHook]
+) -> Iterator[FakeQemuPair]:
     """A source and a ``--incoming defer`` destination on one background clock."""
-    from fakeqemu.handles import FakeQemuPair, threaded_fakes
+    from fakeqemu.testing.threaded import FakeQemuPair, threaded_fakes
 
-    with threaded_fakes(fakeqemu_settings) as group:
+    with threaded_fakes(fakeqemu_settings, fakeqemu_hooks) as group:
         yield FakeQemuPair(group.start("source"), group.start("destination"))
 
 
@@ -240,22 +251,26 @@ def _trio_fixture(function: Callable[..., AsyncIterator[T]]) -> Any:
 
 
 @_trio_fixture
-async def fakeqemu(fakeqemu_settings: FakeSettings) -> AsyncIterator[TrioFakeQemuHandle]:
+async def fakeqemu(
+    fakeqemu_settings: FakeSettings, fakeqemu_hooks: list[FakeHook]
+) -> AsyncIterator[TrioFakeQemuHandle]:
     """A fake QEMU served in this trio test's nursery, on the test's clock."""
-    from fakeqemu.handles import open_trio_fakes
+    from fakeqemu.testing.handles import open_trio_fakes
 
     _trio_only(fakeqemu_settings)
-    async with open_trio_fakes(fakeqemu_settings) as group:
+    async with open_trio_fakes(fakeqemu_settings, fakeqemu_hooks) as group:
         yield await group.start(fakeqemu_settings.role)
 
 
 @_trio_fixture
-async def fakeqemu_trio_pair(fakeqemu_settings: FakeSettings) -> AsyncIterator[TrioFakeQemuPair]:
+async def fakeqemu_trio_pair(
+    fakeqemu_settings: FakeSettings, fakeqemu_hooks: list[FakeHook]
+) -> AsyncIterator[TrioFakeQemuPair]:
     """A source and a ``--incoming defer`` destination in this trio test's nursery."""
-    from fakeqemu.handles import TrioFakeQemuPair, open_trio_fakes
+    from fakeqemu.testing.handles import TrioFakeQemuPair, open_trio_fakes
 
     _trio_only(fakeqemu_settings)
-    async with open_trio_fakes(fakeqemu_settings) as group:
+    async with open_trio_fakes(fakeqemu_settings, fakeqemu_hooks) as group:
         source = await group.start("source")
         yield TrioFakeQemuPair(source, await group.start("destination"))
 
