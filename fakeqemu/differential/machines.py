@@ -57,10 +57,16 @@ def real_machines(
 
 @contextlib.contextmanager
 def fake_machines(
-    config: FakeQemuConfig, sides: Sequence[str], directory: str, *, speed: float = 1.0
+    config: FakeQemuConfig,
+    sides: Sequence[str],
+    directory: str,
+    *,
+    speed: float = 1.0,
+    hooks: Sequence[Callable[[FakeQemu], None]] = (),
 ) -> Iterator[dict[str, str]]:
     """A fake per side (``config``, with ``-incoming defer`` but for ``src``), on one loop
-    whose clock runs ``speed`` times faster than real time."""
+    whose clock runs ``speed`` times faster than real time; ``hooks`` are called with
+    each fake before it serves."""
     from fakeqemu.server.thread import TrioThread, VirtualWallClock
 
     configs = {
@@ -71,5 +77,7 @@ def fake_machines(
     with TrioThread(speed=speed) as loop:
         for side, side_config in configs.items():
             fake = FakeQemu(side_config, wall_clock=VirtualWallClock())
+            for hook in hooks:
+                hook(fake)
             loop.serve(fake, [Endpoint("unix", path=paths[side])])
         yield paths

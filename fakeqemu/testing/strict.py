@@ -2,10 +2,12 @@
 
     monitor = attach_strict_contracts(fake)   # raises ContractError on a bad message
 
-watches the sessions ``fake`` opens from now on.  :func:`strict_everywhere`
-does the same for every :class:`~fakeqemu.fake.qemu.FakeQemu` in the process (the
-test suite turns it on in ``tests/conftest.py``) and, with ``collect``, keeps
-violations instead of raising them inside the server, so a test can fail
+watches the sessions ``fake`` opens from now on, through the fake's own
+``session_observers``: nothing outside that fake changes.  One monitor may watch
+many fakes: :meth:`ContractMonitor.attach` is a hook for the helpers that create
+them (the fixtures take it from ``fakeqemu_hooks``; fakeqemu's own suite holds
+every fake to its contract so, in ``tests/conftest.py``), and with ``collect`` it
+keeps violations instead of raising them inside the server, so a test can fail
 with all of them at its end.
 
 Greetings, replies and events are checked against their envelopes;
@@ -18,8 +20,6 @@ from __future__ import annotations
 
 import threading
 import weakref
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from typing import Any
 
 from fakeqemu.contracts.errors import ContractError
@@ -78,6 +78,10 @@ class ContractMonitor:
             self._greeted.add(fake)
         session.message_observers.append(lambda name, message: self.check(fake, name, message))
 
+    def attach(self, fake: FakeQemu) -> None:
+        """Watch every session ``fake`` opens from now on (a hook for fake factories)."""
+        fake.session_observers.append(lambda session: self.watch(fake, session))
+
     def take(self) -> list[ContractError]:
         """The violations collected so far; the list is emptied."""
         with self._lock:
@@ -85,37 +89,10 @@ class ContractMonitor:
         return taken
 
 
-OpenSession = Callable[..., QmpSession]
-
-
 def attach_strict_contracts(
     fake: FakeQemu, monitor: ContractMonitor | None = None
 ) -> ContractMonitor:
     """Watch every session ``fake`` opens from now on; returns the monitor."""
     monitor = monitor or ContractMonitor()
-    opened: OpenSession = fake.open_session
-
-    def open_watched(*args: Any, **kwargs: Any) -> QmpSession:
-        session = opened(*args, **kwargs)
-        monitor.watch(fake, session)
-        return session
-
-    fake.open_session = open_watched  # type: ignore[method-assign]
+    monitor.attach(fake)
     return monitor
-
-
-@contextmanager
-def strict_everywhere(monitor: ContractMonitor) -> Iterator[ContractMonitor]:
-    """Watch every session any :class:`FakeQemu` opens while the block runs."""
-    original = FakeQemu.open_session
-
-    def open_watched(self: FakeQemu, *args: Any, **kwargs: Any) -> QmpSession:
-        session = original(self, *args, **kwargs)
-        monitor.watch(self, session)
-        return session
-
-    FakeQemu.open_session = open_watched  # type: ignore[method-assign]
-    try:
-        yield monitor
-    finally:
-        FakeQemu.open_session = original  # type: ignore[method-assign]

@@ -14,6 +14,7 @@ from fakeqemu.fake.qemu import FakeQemu
 from fakeqemu.record import RecordOptions, record
 from fakeqemu.server.serve import Endpoint, serve
 from tests.qmp_client import Client
+from tests.support.strict import make_fake
 
 #: A migration that has not completed after this many seconds of the fakes' time failed.
 LIMIT = 600.0
@@ -49,7 +50,7 @@ async def migrate(
     ``src`` and ``dst`` of one cassette.
     """
     profile = source.config.profile
-    destination = destination or FakeQemu(FakeQemuConfig(profile=profile, incoming="defer"))
+    destination = destination or make_fake(FakeQemuConfig(profile=profile, incoming="defer"))
     migration = Migration()
     async with trio.open_nursery() as nursery:
         monitors = []

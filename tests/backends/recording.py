@@ -15,12 +15,12 @@ from typing import Any
 import trio
 
 from fakeqemu.fake.config import FakeQemuConfig
-from fakeqemu.fake.qemu import FakeQemu
 from fakeqemu.protocol.cassette import Cassette
 from fakeqemu.protocol.cassette_matchers import Matcher
 from fakeqemu.record import RecordOptions, record
 from fakeqemu.replay import replay
 from fakeqemu.server.serve import Endpoint, serve
+from tests.support.strict import make_fake
 
 SESSION = [
     b'{"execute": "qmp_capabilities"}',
@@ -160,7 +160,7 @@ async def served_fake(
     name: str = "q",
 ) -> str:
     """A fake served in ``nursery``; its monitor address as ``fakeqemu record`` takes it."""
-    fake = FakeQemu(config or FakeQemuConfig(profile="10.0"))
+    fake = make_fake(config or FakeQemuConfig(profile="10.0"))
     endpoint = Endpoint("tcp") if tcp else Endpoint("unix", path=str(tmp_path / f"{name}.sock"))
     listening = await nursery.start(serve, fake, [endpoint])
     if tcp:

@@ -11,10 +11,10 @@ import trio.testing
 from fakeqemu.backends import ThrottleSettings
 from fakeqemu.backends.model import Workload, next_throttle, split_evenly
 from fakeqemu.fake.config import FakeQemuConfig
-from fakeqemu.fake.qemu import FakeQemu
 from fakeqemu.profiles import get_profile
 from tests.backends.drive import info, run_for, start
 from tests.backends.fakes import migrate
+from tests.support.strict import make_fake
 
 MiB = 1 << 20
 
@@ -159,7 +159,7 @@ async def test_auto_converge_shows_its_throttle_in_query_migrate(
 ) -> None:
     """Over QMP: the throttle appears, climbs by cpu-throttle-increment until the guest
     dirties slower than the link, and is gone once the migration completes."""
-    fake = FakeQemu(FakeQemuConfig(profile="10.0", backend_options={"dirty-rate": "64M"}))
+    fake = make_fake(FakeQemuConfig(profile="10.0", backend_options={"dirty-rate": "64M"}))
     migration = await migrate(
         tmp_path,
         fake,

@@ -30,16 +30,17 @@ from tests.conformance.scenario_driver import (
     replay,
 )
 from tests.recordings import RECORDINGS, VERSIONS
+from tests.support.strict import make_fake
 
 
 async def replayed(version: str, scenario: str, workdir: Path) -> tuple[Recording, Transcript]:
     path = RECORDINGS / version / f"{scenario}.jsonl"
 
-    def make_fake(config: FakeQemuConfig) -> FakeQemu:
-        return FakeQemu(dataclasses.replace(config, backend=f"replay:{path}"))
+    def replaying_fake(config: FakeQemuConfig) -> FakeQemu:
+        return make_fake(dataclasses.replace(config, backend=f"replay:{path}"))
 
     recording = load_recording(version, scenario)
-    return recording, await replay(recording, version, workdir, make_fake=make_fake)
+    return recording, await replay(recording, version, workdir, make_fake=replaying_fake)
 
 
 def sample_offsets(recording: Recording, transcript: Transcript) -> list[int | None]:
@@ -91,13 +92,13 @@ async def test_a_cassette_of_one_fake_replays_through_another(
     play its numbers from a fake whose guest is eight times bigger."""
     cassette = io.StringIO()
     parameters = {"max-bandwidth": 16 << 20}
-    source = FakeQemu(FakeQemuConfig(profile="11.1"))
+    source = make_fake(FakeQemuConfig(profile="11.1"))
     recorded = await migrate(
         tmp_path, source, parameters=parameters, poll=0.1, proxy_cassette=cassette
     )
     path = tmp_path / "migration.cassette"
     path.write_text(cassette.getvalue())
-    player = FakeQemu(FakeQemuConfig(profile="11.1", memory=1 << 30, backend=f"replay:{path}"))
+    player = make_fake(FakeQemuConfig(profile="11.1", memory=1 << 30, backend=f"replay:{path}"))
     replayed = await migrate(tmp_path, player, poll=0.1)
     assert replayed.final["ram"] == recorded.final["ram"]
     assert replayed.final["ram"]["total"] == 134750208
@@ -115,7 +116,7 @@ async def test_a_destination_replays_the_dst_side(
 
     def fakes(**options: str) -> tuple[FakeQemu, FakeQemu]:
         source = FakeQemuConfig(profile="10.0", shape="new", backend_options=options)
-        return FakeQemu(source), FakeQemu(dataclasses.replace(source, incoming="defer"))
+        return make_fake(source), make_fake(dataclasses.replace(source, incoming="defer"))
 
     recorded = await migrate(
         tmp_path, *fakes(**{"zero-share": "0.5"}), poll=0.2, proxy_cassette=cassette
@@ -123,7 +124,7 @@ async def test_a_destination_replays_the_dst_side(
     path = tmp_path / "both.cassette"
     path.write_text(cassette.getvalue())
     source, _ = fakes(**{"zero-share": "0.9"})
-    destination = FakeQemu(
+    destination = make_fake(
         FakeQemuConfig(profile="10.0", shape="new", incoming="defer", backend=f"replay:{path}")
     )
     replayed = await migrate(tmp_path, source, destination, poll=0.2)
@@ -136,6 +137,6 @@ def test_a_recording_without_counters_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "empty.jsonl"
     path.write_text(json.dumps({"t": 0, "side": "src", "dir": "<", "raw": '{"return": {}}\r'}))
     with pytest.raises(BackendError, match="no query-migrate with ram on side 'src'"):
-        FakeQemu(FakeQemuConfig(backend=f"replay:{path}"))
+        make_fake(FakeQemuConfig(backend=f"replay:{path}"))
     with pytest.raises(BackendError, match="needs a recording"):
-        FakeQemu(FakeQemuConfig(backend="replay"))
+        make_fake(FakeQemuConfig(backend="replay"))

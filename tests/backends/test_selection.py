@@ -17,10 +17,10 @@ import trio.testing
 from fakeqemu.backends import BackendError, known_backends
 from fakeqemu.backends.faker_backend import workload_for_seed
 from fakeqemu.fake.config import FakeQemuConfig
-from fakeqemu.fake.qemu import FakeQemu
 from fakeqemu.model.ram import PC_EXTRA_RAM
 from tests.backends.custom_backend import SteadyBackend
 from tests.backends.fakes import migrate
+from tests.support.strict import make_fake
 
 REPO = Path(__file__).resolve().parents[2]
 STEADY = "tests.backends.custom_backend:SteadyBackend"
@@ -28,20 +28,20 @@ STEADY = "tests.backends.custom_backend:SteadyBackend"
 
 def test_an_unknown_backend_is_refused_with_the_known_ones() -> None:
     with pytest.raises(BackendError) as raised:
-        FakeQemu(FakeQemuConfig(backend="fast"))
+        make_fake(FakeQemuConfig(backend="fast"))
     assert str(raised.value) == (
         "unknown backend 'fast'; known backends: faker, model, replay (or module:Class)"
     )
     with pytest.raises(BackendError, match="cannot load backend 'nowhere:Thing': No module"):
-        FakeQemu(FakeQemuConfig(backend="nowhere:Thing"))
+        make_fake(FakeQemuConfig(backend="nowhere:Thing"))
     with pytest.raises(BackendError, match="has no option zero-shar"):
-        FakeQemu(FakeQemuConfig(backend_options={"zero-shar": "0.5"}))
+        make_fake(FakeQemuConfig(backend_options={"zero-shar": "0.5"}))
 
 
 async def test_a_plain_class_plugs_in_as_module_colon_class(
     tmp_path: Path, autojump_clock: trio.testing.MockClock
 ) -> None:
-    fake = FakeQemu(FakeQemuConfig(backend=STEADY, backend_options={"seconds": "3"}))
+    fake = make_fake(FakeQemuConfig(backend=STEADY, backend_options={"seconds": "3"}))
     migration = await migrate(tmp_path, fake, poll=0.5)
     final = migration.final
     pages = final["ram"]["total"] // 4096
@@ -56,7 +56,7 @@ async def test_a_plain_class_plugs_in_as_module_colon_class(
 
 
 def test_a_backend_object_can_be_passed_in_python() -> None:
-    fake = FakeQemu(FakeQemuConfig(), backend=SteadyBackend)
+    fake = make_fake(FakeQemuConfig(), backend=SteadyBackend)
     assert fake.vm.backend.factory is SteadyBackend
 
 
@@ -76,7 +76,7 @@ async def test_a_backend_plugs_in_through_the_entry_point_group(
     steady_distribution: Path, tmp_path: Path, autojump_clock: trio.testing.MockClock
 ) -> None:
     assert known_backends()["steady"] == STEADY
-    fake = FakeQemu(FakeQemuConfig(backend="steady", backend_options={"seconds": "1"}))
+    fake = make_fake(FakeQemuConfig(backend="steady", backend_options={"seconds": "1"}))
     assert fake.vm.backend.factory is SteadyBackend
     final = (await migrate(tmp_path, fake)).final
     assert final["ram"]["normal"] == final["ram"]["total"] // 4096
@@ -97,7 +97,7 @@ async def test_faker_serves_the_workload_of_its_seed(
     tmp_path: Path, autojump_clock: trio.testing.MockClock
 ) -> None:
     # Fixing the guest's size keeps it quick; the rest of workload 7 stays made up.
-    fake = FakeQemu(FakeQemuConfig(backend="faker", seed=7, backend_options={"ram": "256M"}))
+    fake = make_fake(FakeQemuConfig(backend="faker", seed=7, backend_options={"ram": "256M"}))
     info = (await migrate(tmp_path, fake, poll=0.2)).infos[1]
     assert info["ram"]["total"] == (256 << 20) + PC_EXTRA_RAM
     workload = workload_for_seed(7)

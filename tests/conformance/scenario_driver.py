@@ -32,6 +32,7 @@ from fakeqemu.fake.config import FakeQemuConfig
 from fakeqemu.fake.qemu import FakeQemu
 from fakeqemu.server.serve import Endpoint, serve
 from tests.recordings import RECORDINGS
+from tests.support.strict import make_fake as strict_fake
 
 SCENARIOS = ("precopy", "cancel", "pause-before-switchover")
 SIDES = ("src", "dst")
@@ -371,7 +372,7 @@ async def replay(
     profile: str,
     workdir: Path,
     *,
-    make_fake: Callable[[FakeQemuConfig], FakeQemu] = FakeQemu,
+    make_fake: Callable[[FakeQemuConfig], FakeQemu] = strict_fake,
     pacing: Pacing = Pacing(),
 ) -> Transcript:
     """Run ``recording`` against a fake source and a fake destination of ``profile``."""

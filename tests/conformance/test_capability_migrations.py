@@ -35,6 +35,7 @@ from tests.conformance.scenario_checks import compare
 from tests.conformance.scenario_driver import Recording, parse_recording, replay
 from tests.conformance.test_real_qemu import _real_qemu
 from tests.recordings import RECORDINGS, VERSIONS
+from tests.support.strict import make_fake
 
 #: QEMU's idle BIOS keeps some 60 pages dirty; in the recordings it re-sends 57 to 67
 #: pages after every bitmap sync (``downtime ram`` is never 0 for a running guest).
@@ -100,13 +101,13 @@ def workload(scenario: Scenario) -> dict[str, str]:
 async def replay_problems(
     recording: Recording, version: str, scenario: Scenario, workdir: Path
 ) -> list[str]:
-    def make_fake(config: FakeQemuConfig) -> FakeQemu:
+    def scenario_fake(config: FakeQemuConfig) -> FakeQemu:
         memory = scenario.memory << 20
-        return FakeQemu(
+        return make_fake(
             dataclasses.replace(config, memory=memory, backend_options=workload(scenario))
         )
 
-    transcript = await replay(recording, version, workdir, make_fake=make_fake)
+    transcript = await replay(recording, version, workdir, make_fake=scenario_fake)
     return compare(recording, transcript) + compare_hmp(recording, transcript)
 
 

@@ -26,6 +26,7 @@ from fakeqemu.server.endpoints import Endpoint
 from tests.conformance.test_real_qemu import _real_qemu
 from tests.qmp_grammar import generated_inputs
 from tests.recordings import mask_timestamps
+from tests.support.strict import STRICT_HOOKS
 
 pytestmark = pytest.mark.real_qemu
 
@@ -73,7 +74,9 @@ def test_generated_input_gets_the_same_bytes_from_qemu_and_the_fake(tmp_path: Pa
     with (
         running_qemu(binary, "-m", "128", "-S") as qemu_path,
         ThreadedFakeQemu(
-            FakeQemuConfig(profile=version, start_paused=True), [Endpoint("unix", path=fake_path)]
+            FakeQemuConfig(profile=version, start_paused=True),
+            [Endpoint("unix", path=fake_path)],
+            hooks=STRICT_HOOKS,
         ),
     ):
         real, fake = _Monitor(qemu_path), _Monitor(fake_path)

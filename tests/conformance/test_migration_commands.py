@@ -26,6 +26,7 @@ from fakeqemu.profiles import get_profile
 from tests.conformance.differential_compare import differences
 from tests.conformance.test_real_qemu import _real_qemu
 from tests.recordings import RECORDINGS, VERSIONS
+from tests.support.strict import STRICT_HOOKS
 
 #: An idle ``-S`` guest: only the machine's ROM blocks hold data (observed: 49 to 51 of
 #: its 32,898 pages are not zero).
@@ -45,7 +46,9 @@ def fake_records(version: str, requests: Sequence[tuple[str, str, bool]]) -> lis
     config = FakeQemuConfig(profile=version, start_paused=True, backend_options=IDLE_GUEST)
     with (
         scratch_directory() as directory,
-        fake_machines(config, sides_of(requests), directory, speed=FAKE_SPEED) as paths,
+        fake_machines(
+            config, sides_of(requests), directory, speed=FAKE_SPEED, hooks=STRICT_HOOKS
+        ) as paths,
     ):
         return run_probes(paths, requests, directory, quiet=FAKE_QUIET)
 

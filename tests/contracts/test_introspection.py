@@ -8,13 +8,13 @@ import pytest
 
 from fakeqemu.contracts.introspection import PATCH_OPTIONAL_STATS, introspection_for
 from fakeqemu.fake.config import FakeQemuConfig
-from fakeqemu.fake.qemu import FakeQemu
 from fakeqemu.profiles import get_profile
 from tests.recordings import VERSIONS, queries
+from tests.support.strict import make_fake
 
 
 def ask(version: str, shape: str) -> bytes:
-    session = FakeQemu(FakeQemuConfig(profile=version, shape=shape)).open_session()
+    session = make_fake(FakeQemuConfig(profile=version, shape=shape)).open_session()
     session.data_to_send()
     session.receive_data(b'{"execute":"qmp_capabilities"}{"execute":"query-qmp-schema"}')
     caps, schema, rest = session.data_to_send().split(b"\r\n")

@@ -8,17 +8,17 @@ import trio
 import trio.testing
 
 from fakeqemu.fake.config import FakeQemuConfig
-from fakeqemu.fake.qemu import FakeQemu
 from fakeqemu.server.serve import Endpoint, serve
 from tests.migration.test_fake_to_fake import Pair, start_migration, wait_for
 from tests.qmp_client import Client
+from tests.support.strict import make_fake
 
 
 async def test_a_new_shape_source_stops_reporting_dirty_pages_rate_once_completed(
     tmp_path: Path, autojump_clock: trio.testing.MockClock
 ) -> None:
     fakes = [
-        FakeQemu(FakeQemuConfig(profile="11.1", shape="new", start_paused=True, incoming=incoming))
+        make_fake(FakeQemuConfig(profile="11.1", shape="new", start_paused=True, incoming=incoming))
         for incoming in (None, "defer")
     ]
     paths = [str(tmp_path / "src.sock"), str(tmp_path / "dst.sock")]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ast
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,6 +13,7 @@ from fakeqemu.fake.config import FakeQemuConfig
 from fakeqemu.fake.qemu import FakeQemu
 from fakeqemu.protocol.session import QmpSession
 from fakeqemu.testing.strict import ContractMonitor, attach_strict_contracts, role_of
+from tests.support.strict import make_fake
 
 CAPS = b'{"execute":"qmp_capabilities"}'
 
@@ -27,13 +30,44 @@ def break_query_migrate(fake: FakeQemu, monkeypatch: pytest.MonkeyPatch, info: A
 
 
 def test_the_suite_watches_every_fake() -> None:
-    session = FakeQemu(FakeQemuConfig(profile="7.2")).open_session()
-    assert session.message_observers, "tests/conftest.py turns strict mode on"
+    session = make_fake(FakeQemuConfig(profile="7.2")).open_session()
+    assert session.message_observers, "tests/support/strict.py turns strict mode on"
+    # Per fake, not per process: a fake nobody attached a monitor to is not watched.
+    assert not FakeQemu(FakeQemuConfig(profile="7.2")).open_session().message_observers
+
+
+#: Helpers that make fakes themselves, and take the suite's hooks.
+_HOOKED = ("ThreadedFakeQemu", "fake_machines")
+
+
+def _unwatched_fakes(path: Path) -> list[str]:
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if not isinstance(node, ast.Call):
+            continue
+        func = node.func
+        name = func.id if isinstance(func, ast.Name) else getattr(func, "attr", None)
+        hooked = any(keyword.arg == "hooks" for keyword in node.keywords)
+        if name == "FakeQemu" or (name in _HOOKED and not hooked):
+            found.append(f"{path}:{node.lineno}: {name}(...)")
+    return found
+
+
+def test_no_test_makes_a_fake_the_monitor_does_not_watch() -> None:
+    tests = Path(__file__).parents[1]
+    here = Path(__file__)
+    found = [
+        problem
+        for path in sorted(tests.rglob("*.py"))
+        if path.parent.name != "support" and path != here
+        for problem in _unwatched_fakes(path)
+    ]
+    assert found == [], "make fakes with tests.support.strict.make_fake or hooks=STRICT_HOOKS"
 
 
 @pytest.mark.no_strict_contracts
 def test_a_broken_reply_raises_where_it_is_sent(monkeypatch: pytest.MonkeyPatch) -> None:
-    fake = FakeQemu(FakeQemuConfig(profile="10.0"))
+    fake = make_fake(FakeQemuConfig(profile="10.0"))
     attach_strict_contracts(fake)
     session = negotiated(fake)
     break_query_migrate(fake, monkeypatch, {"status": "active"})
@@ -49,7 +83,7 @@ def test_a_broken_reply_raises_where_it_is_sent(monkeypatch: pytest.MonkeyPatch)
 def test_a_destination_is_held_to_the_destination_contract(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    fake = FakeQemu(FakeQemuConfig(profile="11.1", incoming="defer"))
+    fake = make_fake(FakeQemuConfig(profile="11.1", incoming="defer"))
     assert role_of(fake) == "destination"
     monitor = attach_strict_contracts(fake, ContractMonitor(collect=True))
     session = negotiated(fake)
@@ -65,7 +99,7 @@ def test_a_destination_is_held_to_the_destination_contract(
 
 @pytest.mark.no_strict_contracts
 def test_events_are_checked_too() -> None:
-    fake = FakeQemu(FakeQemuConfig(profile="11.1"))
+    fake = make_fake(FakeQemuConfig(profile="11.1"))
     monitor = attach_strict_contracts(fake, ContractMonitor(collect=True))
     negotiated(fake)
     fake.vm.events.emit("MIGRATION", {"status": "no-such-status"})
@@ -78,7 +112,7 @@ def test_events_are_checked_too() -> None:
 def test_a_disabled_monitor_lets_deliberate_faults_through(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    fake = FakeQemu(FakeQemuConfig(profile="7.2"))
+    fake = make_fake(FakeQemuConfig(profile="7.2"))
     monitor = attach_strict_contracts(fake)
     monitor.enabled = False
     session = negotiated(fake)
@@ -93,7 +127,7 @@ def _deep_id(depth: int) -> bytes:
 
 @pytest.mark.no_strict_contracts
 def test_replies_echoing_a_1023_deep_id_are_checked_without_recursion() -> None:
-    fake = FakeQemu(FakeQemuConfig(profile="11.1"))
+    fake = make_fake(FakeQemuConfig(profile="11.1"))
     monitor = attach_strict_contracts(fake, ContractMonitor(collect=True))
     session = negotiated(fake)
     for command in (b"query-status", b"no-such-command"):

@@ -9,10 +9,10 @@ from pathlib import Path
 import trio
 
 from fakeqemu.fake.config import FakeQemuConfig
-from fakeqemu.fake.qemu import FakeQemu
 from fakeqemu.server.fast_start import PROFILE_NAMES, bind_unix, greet_while_loading, greeting_bytes
 from fakeqemu.server.serve import Endpoint, serve
 from tests.recordings import VERSIONS, queries
+from tests.support.strict import make_fake
 
 
 def test_greeting_bytes_match_the_recordings() -> None:
@@ -43,7 +43,7 @@ def test_a_client_is_greeted_while_loading_and_served_after(tmp_path: Path) -> N
         client.sendall(b'{"execute":"qmp_capabilities"}{"execute":"query-status"}')
 
         async def continue_on_trio() -> bytes:
-            fake = FakeQemu(FakeQemuConfig(profile="11.1"))
+            fake = make_fake(FakeQemuConfig(profile="11.1"))
             async with trio.open_nursery() as nursery:
                 endpoint = Endpoint("unix", path=path)
                 await nursery.start(

@@ -7,12 +7,12 @@ import json
 import pytest
 
 from fakeqemu.fake.config import FakeQemuConfig
-from fakeqemu.fake.qemu import FakeQemu
 from tests.recordings import RECORDINGS, VERSIONS
+from tests.support.strict import make_fake
 
 
 def hmp(version: str, line: str) -> str:
-    fake = FakeQemu(FakeQemuConfig(profile=version, start_paused=True))
+    fake = make_fake(FakeQemuConfig(profile=version, start_paused=True))
     session = fake.open_session()
     request = {"execute": "human-monitor-command", "arguments": {"command-line": line}}
     session.receive_data(b'{"execute":"qmp_capabilities"}' + json.dumps(request).encode())

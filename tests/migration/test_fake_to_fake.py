@@ -16,6 +16,7 @@ from fakeqemu.fake.config import FakeQemuConfig
 from fakeqemu.fake.qemu import FakeQemu
 from fakeqemu.server.serve import Endpoint, Listening, serve
 from tests.qmp_client import Client
+from tests.support.strict import make_fake
 
 PROFILES = ("7.2", "10.0", "11.1")
 EVENTS_ON = {"capabilities": [{"capability": "events", "state": True}]}
@@ -34,8 +35,8 @@ class Pair:
 
 @asynccontextmanager
 async def pair(tmp_path: Path, profile: str, shape: str = "old") -> AsyncIterator[Pair]:
-    src_fake = FakeQemu(FakeQemuConfig(profile=profile, start_paused=True))
-    dst_fake = FakeQemu(
+    src_fake = make_fake(FakeQemuConfig(profile=profile, start_paused=True))
+    dst_fake = make_fake(
         FakeQemuConfig(profile=profile, shape=shape, start_paused=True, incoming="defer")
     )
     src_path, dst_path = str(tmp_path / "src.sock"), str(tmp_path / "dst.sock")
@@ -288,7 +289,7 @@ async def test_max_bandwidth_changes_a_running_migration(
 
 
 async def test_incoming_uri_on_the_command_line_listens_at_once(tmp_path: Path) -> None:
-    fake = FakeQemu(FakeQemuConfig(profile="10.0", incoming="tcp:127.0.0.1:0"))
+    fake = make_fake(FakeQemuConfig(profile="10.0", incoming="tcp:127.0.0.1:0"))
     path = str(tmp_path / "dst.sock")
     async with trio.open_nursery() as nursery:
         await nursery.start(serve, fake, [Endpoint("unix", path=path)])

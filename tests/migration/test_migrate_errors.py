@@ -8,11 +8,11 @@ from typing import Any
 import pytest
 
 from fakeqemu.fake.config import FakeQemuConfig
-from fakeqemu.fake.qemu import FakeQemu
+from tests.support.strict import make_fake
 
 
 def run(profile: str, *requests: dict[str, Any]) -> list[dict[str, Any]]:
-    fake = FakeQemu(FakeQemuConfig(profile=profile, start_paused=True))
+    fake = make_fake(FakeQemuConfig(profile=profile, start_paused=True))
     session = fake.open_session()
     session.data_to_send()
     session.receive_data(b'{"execute":"qmp_capabilities"}')

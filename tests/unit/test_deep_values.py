@@ -12,10 +12,10 @@ import pytest
 
 from fakeqemu.fake.config import FakeQemuConfig
 from fakeqemu.fake.journal import Journal
-from fakeqemu.fake.qemu import FakeQemu
 from fakeqemu.protocol.cassette import IdRenumbering, encode_id
 from fakeqemu.protocol.cassette_matchers import Matcher, compare_requests
 from fakeqemu.protocol.values import values_equal
+from tests.support.strict import make_fake
 
 DEPTH = 1021  # inside "arguments" inside the message: QEMU's limit of 1,024 levels
 
@@ -38,7 +38,7 @@ def test_values_compare_at_any_depth() -> None:
 
 
 def test_a_journal_records_compares_and_describes_deep_arguments() -> None:
-    fake = FakeQemu(FakeQemuConfig(profile="11.1"))
+    fake = make_fake(FakeQemuConfig(profile="11.1"))
     journal = Journal.attach(fake)
     session = fake.open_session()
     session.receive_data(b'{"execute":"qmp_capabilities"}')
