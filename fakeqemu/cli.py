@@ -73,7 +73,7 @@ def _profiles() -> int:
 def _capture(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from fakeqemu.capture import capture_hmp, capture_probes, capture_queries
+    from fakeqemu.recorder.capture import capture_hmp, capture_probes, capture_queries
 
     if args.what == "probes":
         if not args.cases:
@@ -83,7 +83,7 @@ def _capture(args: argparse.Namespace) -> int:
     elif args.what == "hmp":
         count = capture_hmp(args.qemu, Path(args.out))
     elif args.what in ("commands", "migrations"):
-        from fakeqemu.differential import capture
+        from fakeqemu.recorder.differential import capture
 
         record = capture.capture_commands if args.what == "commands" else capture.capture_migrations
         count = record(args.qemu, Path(args.out))

@@ -156,7 +156,7 @@ def _run_until_signal(main: Any) -> None:
 
 
 def run_record(args: argparse.Namespace) -> int:
-    from fakeqemu.record import RecordOptions, record
+    from fakeqemu.recorder.record import RecordOptions, record
 
     endpoints = _endpoints(args)
     if not endpoints:
@@ -187,7 +187,7 @@ def run_record(args: argparse.Namespace) -> int:
 
 def run_replay(args: argparse.Namespace) -> int:
     from fakeqemu.protocol.cassette import Cassette
-    from fakeqemu.replay import replay
+    from fakeqemu.recorder.replay import replay
 
     endpoints = _endpoints(args)
     if not endpoints:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from fakeqemu.capture import Chunk, chunk_bytes
+from fakeqemu.recorder.capture import Chunk, chunk_bytes
 
 RECORDINGS = Path(__file__).parent / "data" / "recordings"
 VERSIONS = ("7.2", "10.0", "11.1")

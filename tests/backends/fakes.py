@@ -11,7 +11,7 @@ import trio
 
 from fakeqemu.fake.config import FakeQemuConfig
 from fakeqemu.fake.qemu import FakeQemu
-from fakeqemu.record import RecordOptions, record
+from fakeqemu.recorder.record import RecordOptions, record
 from fakeqemu.server.serve import Endpoint, serve
 from tests.qmp_client import Client
 from tests.support.strict import make_fake

@@ -17,8 +17,8 @@ import trio
 from fakeqemu.fake.config import FakeQemuConfig
 from fakeqemu.protocol.cassette import Cassette
 from fakeqemu.protocol.cassette_matchers import Matcher
-from fakeqemu.record import RecordOptions, record
-from fakeqemu.replay import replay
+from fakeqemu.recorder.record import RecordOptions, record
+from fakeqemu.recorder.replay import replay
 from fakeqemu.server.serve import Endpoint, serve
 from tests.support.strict import make_fake
 

@@ -20,10 +20,10 @@ import pytest
 import trio
 import trio.testing
 
-from fakeqemu.capture import running_qemu
 from fakeqemu.protocol.cassette import Cassette, mask_timestamps
-from fakeqemu.record import RecordOptions
-from fakeqemu.replay import replay
+from fakeqemu.recorder.capture import running_qemu
+from fakeqemu.recorder.record import RecordOptions
+from fakeqemu.recorder.replay import replay
 from fakeqemu.server.serve import Endpoint
 from tests.backends.recording import (
     SESSION,

@@ -13,7 +13,7 @@ import json
 import re
 from collections.abc import Sequence
 
-from fakeqemu.differential.runner import BACKGROUND, Record
+from fakeqemu.recorder.differential.runner import BACKGROUND, Record
 
 _TIMESTAMP = re.compile(r'"timestamp": \{"seconds": \d+, "microseconds": \d+\}')
 _NUMBER = re.compile(r"\d+(\.\d+)?( [KMGTPE]i)?B?")

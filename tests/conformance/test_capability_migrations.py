@@ -26,10 +26,10 @@ import pytest
 import trio
 import trio.testing
 
-from fakeqemu.differential.capture import record_migration
-from fakeqemu.differential.migrations import SCENARIOS, Scenario
 from fakeqemu.fake.config import FakeQemuConfig
 from fakeqemu.fake.qemu import FakeQemu
+from fakeqemu.recorder.differential.capture import record_migration
+from fakeqemu.recorder.differential.migrations import SCENARIOS, Scenario
 from tests.conformance.hmp_checks import compare_hmp
 from tests.conformance.scenario_checks import compare
 from tests.conformance.scenario_driver import Recording, parse_recording, replay

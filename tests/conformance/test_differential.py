@@ -18,8 +18,8 @@ from typing import TypeVar
 import pytest
 
 from fakeqemu import ThreadedFakeQemu
-from fakeqemu.capture import running_qemu
 from fakeqemu.fake.config import FakeQemuConfig
+from fakeqemu.recorder.capture import running_qemu
 from fakeqemu.server.endpoints import Endpoint
 from tests.conformance.test_real_qemu import _real_qemu
 from tests.mutations import mutate

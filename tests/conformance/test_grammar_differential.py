@@ -20,8 +20,8 @@ from pathlib import Path
 import pytest
 
 from fakeqemu import ThreadedFakeQemu
-from fakeqemu.capture import running_qemu
 from fakeqemu.fake.config import FakeQemuConfig
+from fakeqemu.recorder.capture import running_qemu
 from fakeqemu.server.endpoints import Endpoint
 from tests.conformance.test_real_qemu import _real_qemu
 from tests.qmp_grammar import generated_inputs

@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 
 from fakeqemu import ThreadedFakeQemu
-from fakeqemu.capture import capture_probes, running_qemu
 from fakeqemu.fake.config import FakeQemuConfig
 from fakeqemu.protocol.json_stream import MAX_TOKEN_SIZE
+from fakeqemu.recorder.capture import capture_probes, running_qemu
 from fakeqemu.server.endpoints import Endpoint
 from tests.conformance.test_real_qemu import _real_qemu
 from tests.recordings import RECORDINGS, VERSIONS, ProbeCase, mask_timestamps, probe_cases

@@ -16,13 +16,13 @@ from collections.abc import Sequence
 
 import pytest
 
-from fakeqemu.differential.capture import read_records
-from fakeqemu.differential.machines import fake_machines, real_machines, scratch_directory
-from fakeqemu.differential.runner import Record, probe_requests, run_probes
-from fakeqemu.differential.sequence import sides_of
-from fakeqemu.differential.stages import generate
 from fakeqemu.fake.config import FakeQemuConfig
 from fakeqemu.profiles import get_profile
+from fakeqemu.recorder.differential.capture import read_records
+from fakeqemu.recorder.differential.machines import fake_machines, real_machines, scratch_directory
+from fakeqemu.recorder.differential.runner import Record, probe_requests, run_probes
+from fakeqemu.recorder.differential.sequence import sides_of
+from fakeqemu.recorder.differential.stages import generate
 from tests.conformance.differential_compare import differences
 from tests.conformance.test_real_qemu import _real_qemu
 from tests.recordings import RECORDINGS, VERSIONS

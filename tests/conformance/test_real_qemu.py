@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from fakeqemu.capture import capture_probes, capture_queries
+from fakeqemu.recorder.capture import capture_probes, capture_queries
 from tests.recordings import RECORDINGS, mask_timestamps
 
 pytestmark = pytest.mark.real_qemu

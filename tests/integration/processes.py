@@ -17,7 +17,7 @@ from contextlib import contextmanager
 
 import pytest
 
-from fakeqemu.capture import BASE_ARGS
+from fakeqemu.recorder.capture import BASE_ARGS
 from fakeqemu.server.sockets import listening_inode
 
 #: Everything a test waits for here happens within this many seconds or not at all.

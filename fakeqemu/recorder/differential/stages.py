@@ -17,9 +17,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from fakeqemu.differential.sequence import SEED, Probe, ProbeSequence
-from fakeqemu.differential.values import DIRECTORY, INTEGERS
 from fakeqemu.profiles import Profile
+from fakeqemu.recorder.differential.sequence import SEED, Probe, ProbeSequence
+from fakeqemu.recorder.differential.values import DIRECTORY, INTEGERS
 
 #: Unusable ``migrate`` URIs: bad scheme, bad address, nobody listening.  Not here:
 #: ``vsock:1:1`` (QEMU stays in ``setup`` until cancelled, for as long as the kernel

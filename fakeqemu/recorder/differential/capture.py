@@ -4,10 +4,10 @@
     fakeqemu capture migrations --qemu qemu-system-x86_64 OUTDIR
 
 ``commands``: the release is read from ``--version``; its profile's introspection
-generates the sequence (:func:`fakeqemu.differential.stages.generate`), and one QEMU
+generates the sequence (:func:`fakeqemu.recorder.differential.stages.generate`), and one QEMU
 process per side answers it.  Each line of OUT is a
-:class:`~fakeqemu.differential.runner.Record`.  ``migrations``: each scenario of
-:mod:`fakeqemu.differential.migrations` on a QEMU pair, in the format of the recorded
+:class:`~fakeqemu.recorder.differential.runner.Record`.  ``migrations``: each scenario of
+:mod:`fakeqemu.recorder.differential.migrations` on a QEMU pair, in the format of the recorded
 migrations (``tests/data/recordings/<v>/precopy.jsonl``).
 """
 
@@ -18,12 +18,17 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from fakeqemu.differential.machines import qemu_version, real_machines, scratch_directory
-from fakeqemu.differential.migrations import SCENARIOS, Scenario, qemu_arguments, run_scenario
-from fakeqemu.differential.runner import Record, probe_requests, run_probes
-from fakeqemu.differential.sequence import sides_of
-from fakeqemu.differential.stages import generate
 from fakeqemu.profiles import get_profile
+from fakeqemu.recorder.differential.machines import qemu_version, real_machines, scratch_directory
+from fakeqemu.recorder.differential.migrations import (
+    SCENARIOS,
+    Scenario,
+    qemu_arguments,
+    run_scenario,
+)
+from fakeqemu.recorder.differential.runner import Record, probe_requests, run_probes
+from fakeqemu.recorder.differential.sequence import sides_of
+from fakeqemu.recorder.differential.stages import generate
 
 
 def capture_commands(binary: str, out: Path) -> int:

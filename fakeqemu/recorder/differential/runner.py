@@ -19,8 +19,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from fakeqemu.differential.sequence import Probe
-from fakeqemu.differential.values import DIRECTORY
+from fakeqemu.recorder.differential.sequence import Probe
+from fakeqemu.recorder.differential.values import DIRECTORY
 
 #: Commands whose success starts work that goes on after the reply.
 BACKGROUND = frozenset(
@@ -191,7 +191,8 @@ def run_probes(
 ) -> list[Record]:
     """Send ``(side, request, volatile)`` in order; ``@DIR@`` in requests means ``directory``.
 
-    ``paths`` has a monitor for each side (:func:`~fakeqemu.differential.sequence.sides_of`)."""
+    ``paths`` has a monitor for each side
+    (:func:`~fakeqemu.recorder.differential.sequence.sides_of`)."""
     records: list[Record] = []
     with contextlib.ExitStack() as stack:
         monitors = {side: Monitor(path) for side, path in paths.items()}

@@ -12,8 +12,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from fakeqemu.differential.values import ValueMaker
 from fakeqemu.profiles import Profile
+from fakeqemu.recorder.differential.values import ValueMaker
 
 SEED = 9
 SOURCE = "src"

@@ -10,10 +10,10 @@ import subprocess
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
 
-from fakeqemu.capture import running_qemu
-from fakeqemu.differential.sequence import SOURCE
 from fakeqemu.fake.config import FakeQemuConfig
 from fakeqemu.fake.qemu import FakeQemu
+from fakeqemu.recorder.capture import running_qemu
+from fakeqemu.recorder.differential.sequence import SOURCE
 from fakeqemu.server.endpoints import Endpoint
 
 #: How the recordings start QEMU: ``-m 128 -S``; the destination adds ``-incoming defer``.

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from fakeqemu.differential.runner import REPLY_TIMEOUT, connect_unix
+from fakeqemu.recorder.differential.runner import REPLY_TIMEOUT, connect_unix
 
 PAGE = 4096
 #: The recordings' bandwidth: 32 MiB/s, about a second for 128 MiB with a quarter data.

@@ -35,7 +35,7 @@ from fakeqemu.protocol.cassette import (
 from fakeqemu.protocol.cassette_matchers import Matcher, compare_requests
 from fakeqemu.protocol.encoder import encode_message
 from fakeqemu.protocol.json_stream import parse_json
-from fakeqemu.record import READ_SIZE, listening_on
+from fakeqemu.recorder.record import READ_SIZE, listening_on
 from fakeqemu.server.endpoints import Endpoint
 from fakeqemu.server.serve import Listening
 
