@@ -95,10 +95,14 @@ def test_diff_rejects_a_bad_target(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_the_cli_choices_agree_with_the_contracts_package() -> None:
+    from fakeqemu import vocabulary
     from fakeqemu.contracts import ROLES
-    from fakeqemu.contracts import cli as contracts_cli
-    from fakeqemu.contracts.store import PROFILES, SHAPES
+    from fakeqemu.contracts.store import PROFILES, SHAPES, package_root
 
-    assert contracts_cli.ROLES == ROLES
-    assert contracts_cli.SHAPES == SHAPES
-    assert contracts_cli.PROFILES == PROFILES
+    # The CLI offers the vocabulary's names (fakeqemu/cli/contracts.py imports them).
+    assert vocabulary.ROLES == ROLES
+    assert (vocabulary.PROFILE_NAMES, vocabulary.SHAPES) == (PROFILES, SHAPES)
+    # Every listed profile and shape has its schemas shipped, and no other does.
+    folders = [folder for folder in package_root().iterdir() if folder.is_dir()]
+    shipped = {(folder.name, shape.name) for folder in folders for shape in folder.iterdir()}
+    assert shipped == {(profile, shape) for profile in PROFILES for shape in SHAPES}

@@ -1,7 +1,8 @@
 """``fakeqemu contracts validate|export|diff``.
 
-Only argparse is imported here: ``fakeqemu serve`` builds this parser too and
-must stay quick to start.  jsonschema is loaded by the subcommands that use it.
+Only argparse and the vocabulary are imported here: ``fakeqemu serve`` builds this
+parser too and must stay quick to start.  jsonschema is loaded by the subcommands
+that use it.
 """
 
 from __future__ import annotations
@@ -11,18 +12,10 @@ import sys
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from fakeqemu.server.fast_start import PROFILE_NAMES
+from fakeqemu.vocabulary import PROFILE_NAMES, ROLES, SHAPES
 
 if TYPE_CHECKING:
     from fakeqemu.contracts.messages import Received, Unreadable
-
-PROFILES = PROFILE_NAMES
-
-# Spelled out rather than imported: importing fakeqemu.contracts costs ~20 ms, and
-# `fakeqemu serve` builds this parser on its way to the greeting.  A test checks
-# they agree with fakeqemu.contracts.
-ROLES = ("source", "destination")
-SHAPES = ("old", "new")
 
 
 def add_parser(subparsers: Any) -> None:
@@ -38,7 +31,7 @@ def add_parser(subparsers: Any) -> None:
         help="QMP messages one per line (requests may be included), a transcript of"
         " tests/data/recordings, or a cassette of fakeqemu record",
     )
-    check.add_argument("--profile", required=True, choices=PROFILES)
+    check.add_argument("--profile", required=True, choices=PROFILE_NAMES)
     check.add_argument("--shape", required=True, choices=SHAPES)
     check.add_argument(
         "--role",
@@ -137,7 +130,7 @@ def _export(args: argparse.Namespace) -> int:
 
     root = Path(args.dir)
     count = 0
-    for profile in PROFILES:
+    for profile in PROFILE_NAMES:
         for shape in SHAPES:
             folder = root / profile / shape
             folder.mkdir(parents=True, exist_ok=True)

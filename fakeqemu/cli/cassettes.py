@@ -1,4 +1,4 @@
-"""``fakeqemu record`` and ``fakeqemu replay``, and the check of ``serve``'s backend.
+"""``fakeqemu record`` and ``fakeqemu replay``.
 
 Only argparse at import time: ``fakeqemu serve`` builds these parsers on its way
 to the greeting.
@@ -10,16 +10,6 @@ import argparse
 import sys
 from functools import partial
 from typing import Any
-
-
-def parse_tcp_argument(value: str) -> tuple[str, int]:
-    """``--tcp HOST:PORT`` for argparse (fakeqemu.server.endpoints.parse_tcp)."""
-    from fakeqemu.server.endpoints import parse_tcp
-
-    try:
-        return parse_tcp(value)
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def _matcher(kind: str) -> Any:
@@ -34,42 +24,10 @@ def _matcher(kind: str) -> Any:
     return parse
 
 
-def check_backend(args: argparse.Namespace) -> str | None:
-    """What is wrong with ``serve``'s backend choice, before anything is bound."""
-    if args.backend == "model" and not args.backend_options:
-        return None  # the default: nothing to import on the fast path
-    import time
-
-    from fakeqemu.backends import BackendChoice, BackendError, BackendInputs
-    from fakeqemu.model.ram import PAGE_SIZE, ram_total
-
-    inputs = BackendInputs(
-        role="source",
-        guest_ram=args.memory,
-        ram_total=ram_total(args.memory),
-        page_size=PAGE_SIZE,
-        capabilities=frozenset(),
-        clock=time.monotonic,
-        options={},
-    )
-    try:
-        # Made once for the side it starts as: a misspelt option or a missing file shows now.
-        choice = BackendChoice.from_spec(args.backend, dict(args.backend_options), args.seed)
-        if args.incoming is None:
-            choice.source(inputs)
-        else:
-            choice.destination(inputs)
-    except BackendError as error:
-        return str(error)
-    return None
-
-
 def _add_endpoints(parser: argparse.ArgumentParser, what: str) -> None:
-    where = parser.add_argument_group(f"where {what} listens (at least one)")
-    where.add_argument("--unix", action="append", default=[], metavar="PATH")
-    where.add_argument(
-        "--tcp", action="append", default=[], type=parse_tcp_argument, metavar="HOST:PORT"
-    )
+    from fakeqemu.cli.endpoints import add_endpoint_arguments
+
+    add_endpoint_arguments(parser, f"where {what} listens (at least one)")
     parser.add_argument("--once", action="store_true", help="stop once the first client has gone")
 
 
@@ -124,13 +82,6 @@ def add_parsers(subparsers: Any) -> None:
     _add_endpoints(replay, "the replayed monitor")
 
 
-def _endpoints(args: argparse.Namespace) -> list[Any]:
-    from fakeqemu.server.endpoints import Endpoint
-
-    endpoints = [Endpoint("unix", path=path) for path in args.unix]
-    return endpoints + [Endpoint("tcp", host=host, port=port) for host, port in args.tcp]
-
-
 def _run_until_signal(main: Any) -> None:
     import signal
 
@@ -156,9 +107,10 @@ def _run_until_signal(main: Any) -> None:
 
 
 def run_record(args: argparse.Namespace) -> int:
+    from fakeqemu.cli.endpoints import endpoints_from
     from fakeqemu.recorder.record import RecordOptions, record
 
-    endpoints = _endpoints(args)
+    endpoints = endpoints_from(args)
     if not endpoints:
         print("fakeqemu record: give at least one of --unix, --tcp", file=sys.stderr)
         return 2
@@ -186,10 +138,11 @@ def run_record(args: argparse.Namespace) -> int:
 
 
 def run_replay(args: argparse.Namespace) -> int:
+    from fakeqemu.cli.endpoints import endpoints_from
     from fakeqemu.protocol.cassette import Cassette
     from fakeqemu.recorder.replay import replay
 
-    endpoints = _endpoints(args)
+    endpoints = endpoints_from(args)
     if not endpoints:
         print("fakeqemu replay: give at least one of --unix, --tcp", file=sys.stderr)
         return 2

@@ -15,7 +15,7 @@ import json
 import os
 import socket
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from fakeqemu.fake.qemu import FakeQemu
@@ -32,13 +32,45 @@ class ServeError(Exception):
         self.status = status
 
 
-def _endpoints(args: argparse.Namespace) -> list[Endpoint]:
-    from fakeqemu.server.endpoints import Endpoint
+def add_parser(sub: Any) -> None:
+    """``fakeqemu serve``: its monitors, then every configuration field (fake.options)."""
+    from fakeqemu.cli.endpoints import add_endpoint_arguments
+    from fakeqemu.fake.options import CONFIG_OPTIONS, SPEED, add_arguments
 
-    endpoints = [Endpoint("unix", path=path) for path in args.unix]
-    endpoints += [Endpoint("tcp", host=host, port=port) for host, port in args.tcp]
-    endpoints += [Endpoint("connect", path=path) for path in args.connect]
-    return endpoints
+    serve = sub.add_parser("serve", help="start a fake QEMU and serve QMP")
+    add_endpoint_arguments(serve, "monitors (at least one; each may be repeated)", connect=True)
+    add_arguments(serve, (*CONFIG_OPTIONS, SPEED))
+    serve.add_argument("-v", "--verbose", action="store_true", help="log each command served")
+
+
+def check_backend(args: argparse.Namespace) -> str | None:
+    """What is wrong with ``serve``'s backend choice, before anything is bound."""
+    if args.backend == "model" and not args.backend_options:
+        return None  # the default: nothing to import on the fast path
+    import time
+
+    from fakeqemu.backends import BackendChoice, BackendError, BackendInputs
+    from fakeqemu.model.ram import PAGE_SIZE, ram_total
+
+    inputs = BackendInputs(
+        role="source",
+        guest_ram=args.memory,
+        ram_total=ram_total(args.memory),
+        page_size=PAGE_SIZE,
+        capabilities=frozenset(),
+        clock=time.monotonic,
+        options={},
+    )
+    try:
+        # Made once for the side it starts as: a misspelt option or a missing file shows now.
+        choice = BackendChoice.from_spec(args.backend, dict(args.backend_options), args.seed)
+        if args.incoming is None:
+            choice.source(inputs)
+        else:
+            choice.destination(inputs)
+    except BackendError as error:
+        return str(error)
+    return None
 
 
 def _log_commands(fake: FakeQemu) -> None:
@@ -119,8 +151,6 @@ def _check(args: argparse.Namespace, endpoints: list[Endpoint]) -> None:
         raise ServeError(f"unknown profile {args.profile!r}; known profiles: {known}", 2)
     if args.speed <= 0:
         raise ServeError("--speed must be positive", 2)
-    from fakeqemu.cli_cassettes import check_backend
-
     if (problem := check_backend(args)) is not None:
         raise ServeError(problem, 2)
 
@@ -135,10 +165,11 @@ def run_serve(args: argparse.Namespace, signals: HostSignals | None) -> int:
 
 
 def _serve(args: argparse.Namespace, signals: HostSignals | None) -> int:
+    from fakeqemu.cli.endpoints import endpoints_from
     from fakeqemu.errors import FakeQemuError
     from fakeqemu.server.fast_start import greet_while_loading, greeting_bytes
 
-    endpoints = _endpoints(args)
+    endpoints = endpoints_from(args)
     _check(args, endpoints)
     greeting = greeting_bytes(args.profile)
     files: dict[str, FileId | None] = {}
