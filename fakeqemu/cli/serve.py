@@ -10,8 +10,6 @@ are QEMU's too (see :mod:`fakeqemu.server.signals`).
 from __future__ import annotations
 
 import argparse
-import contextlib
-import json
 import os
 import socket
 import sys
@@ -20,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from fakeqemu.fake.qemu import FakeQemu
     from fakeqemu.server.endpoints import Endpoint
-    from fakeqemu.server.fast_start import FileId
+    from fakeqemu.server.listeners import Listeners
     from fakeqemu.server.signals import HostSignals
 
 
@@ -91,40 +89,21 @@ def _log_commands(fake: FakeQemu) -> None:
     fake.vm.events.subscribe(log_event)
 
 
-def _bind_all(
-    endpoints: list[Endpoint], signals: HostSignals | None, files: dict[str, FileId | None]
-) -> dict[int, socket.socket]:
-    """Bind every listening monitor now, with the standard library (see fast_start);
-    ``files`` receives the socket files created."""
-    from fakeqemu.server.fast_start import bind_tcp, bind_unix_file
+def _bind_all(endpoints: list[Endpoint], signals: HostSignals | None) -> Listeners:
+    """Bind every listening monitor now, with the standard library (see fast_start)."""
+    from fakeqemu.server.listeners import BindError, Listeners
 
-    bound: dict[int, socket.socket] = {}
+    for endpoint in endpoints:
+        if endpoint.kind == "tcp" and (warning := endpoint.exposure_warning()) is not None:
+            print(f"fakeqemu: warning: {warning}", file=sys.stderr, flush=True)
     try:
-        for index, endpoint in enumerate(endpoints):
-            if endpoint.kind == "unix":
-                assert endpoint.path is not None
-                with signals.startup_lock if signals is not None else contextlib.nullcontext():
-                    bound[index], files[endpoint.path] = bind_unix_file(endpoint.path)
-                    if signals is not None:
-                        signals.owns_socket_file(endpoint.path, files[endpoint.path])
-            elif endpoint.kind == "tcp":
-                if (warning := endpoint.exposure_warning()) is not None:
-                    print(f"fakeqemu: warning: {warning}", file=sys.stderr, flush=True)
-                bound[index] = bind_tcp(endpoint.host, endpoint.port)
-    except OSError as error:
-        _close_all(bound, files)
-        where = endpoint.describe().partition(":")[2]
-        raise ServeError(f"--{endpoint.kind} {where}: {error.strerror or error}") from None
-    return bound
-
-
-def _close_all(bound: dict[int, socket.socket], files: dict[str, FileId | None]) -> None:
-    from fakeqemu.server.fast_start import remove_socket_file
-
-    for sock in bound.values():
-        sock.close()
-    for path, created in files.items():
-        remove_socket_file(path, created)
+        if signals is None:
+            return Listeners().bind_all(endpoints)
+        return Listeners().bind_all(
+            endpoints, lock=signals.startup_lock, on_file=signals.owns_socket_file
+        )
+    except BindError as error:
+        raise ServeError(f"{error.option}: {error.strerror or error}") from None
 
 
 def _load_fake(args: argparse.Namespace) -> FakeQemu:
@@ -142,7 +121,7 @@ def _load_fake(args: argparse.Namespace) -> FakeQemu:
 
 
 def _check(args: argparse.Namespace, endpoints: list[Endpoint]) -> None:
-    from fakeqemu.server.fast_start import PROFILE_NAMES
+    from fakeqemu.vocabulary import PROFILE_NAMES
 
     if not endpoints:
         raise ServeError("give at least one of --unix, --tcp, --connect", 2)
@@ -168,28 +147,24 @@ def _serve(args: argparse.Namespace, signals: HostSignals | None) -> int:
     from fakeqemu.cli.endpoints import endpoints_from
     from fakeqemu.errors import FakeQemuError
     from fakeqemu.server.fast_start import greet_while_loading, greeting_bytes
+    from fakeqemu.vocabulary import recorded_version, version_text
 
     endpoints = endpoints_from(args)
     _check(args, endpoints)
     greeting = greeting_bytes(args.profile)
-    files: dict[str, FileId | None] = {}
-    bound = _bind_all(endpoints, signals, files)
-    indexes = sorted(bound)
+    listeners = _bind_all(endpoints, signals)
+    indexes = sorted(listeners.sockets)
     try:
         fake, early = greet_while_loading(
-            [bound[i] for i in indexes], greeting, lambda: _load_fake(args)
+            [listeners.sockets[i] for i in indexes], greeting, lambda: _load_fake(args)
         )
     except FakeQemuError as error:
-        _close_all(bound, files)
+        listeners.close()
         raise ServeError(str(error)) from None
     greeted = {indexes[position]: conn for position, conn in early.items()}
-    version = greeting.split(b'"qemu": ', 1)[1]
-    triple = json.loads(version[: version.index(b"}") + 1])
-    started = (
-        f"fakeqemu: QEMU {triple['major']}.{triple['minor']}.{triple['micro']} "
-        f"(profile {args.profile}, shape {args.shape}) on "
-    )
-    return _run_server(fake, endpoints, (bound, greeted, files), args.speed, started, signals)
+    version = version_text(recorded_version(args.profile))
+    started = f"fakeqemu: QEMU {version} (profile {args.profile}, shape {args.shape}) on "
+    return _run_server(fake, endpoints, (listeners, greeted), args.speed, started, signals)
 
 
 def _announce(line: str) -> None:
@@ -203,7 +178,7 @@ def _announce(line: str) -> None:
 def _run_server(
     fake: FakeQemu,
     endpoints: list[Endpoint],
-    sockets: tuple[dict[int, socket.socket], dict[int, socket.socket], dict[str, FileId | None]],
+    sockets: tuple[Listeners, dict[int, socket.socket]],
     speed: float,
     started: str,
     signals: HostSignals | None,
@@ -215,7 +190,7 @@ def _run_server(
     from fakeqemu.server.serve import ServeControl, StartupError, serve
     from fakeqemu.server.signals import kill_report
 
-    bound, greeted, files = sockets
+    listeners, greeted = sockets
 
     async def main() -> None:
         control = ServeControl()
@@ -232,9 +207,9 @@ def _run_server(
                 lambda task_status: serve(
                     fake,
                     endpoints,
-                    prebound=bound,
+                    prebound=listeners.sockets,
                     greeted=greeted,
-                    socket_files=files,
+                    socket_files=listeners.files,
                     control=control,
                     task_status=task_status,
                 )

@@ -9,8 +9,6 @@ Masking timestamps and renumbering ids change the cassette only, never the wire.
 from __future__ import annotations
 
 import contextlib
-import os
-import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import IO
@@ -25,7 +23,7 @@ from fakeqemu.protocol.cassette import (
     mask_timestamps,
 )
 from fakeqemu.server.endpoints import Endpoint
-from fakeqemu.server.fast_start import bind_tcp, bind_unix
+from fakeqemu.server.listeners import Listeners, where_listening
 from fakeqemu.server.serve import Listening
 
 READ_SIZE = 65536
@@ -145,35 +143,15 @@ async def _proxy(
 def listening_on(
     endpoints: list[Endpoint],
 ) -> Iterator[tuple[list[trio.socket.SocketType], Listening]]:
-    """Bind every endpoint (as ``fakeqemu serve`` does); close them and remove socket
-    files on the way out."""
-    listeners: list[trio.socket.SocketType] = []
+    """Bind every endpoint (as ``fakeqemu serve`` does); close them and remove the socket
+    files made here on the way out."""
+    listeners = Listeners().bind_all(endpoints)
     try:
-        for endpoint in endpoints:
-            plain: socket.socket
-            if endpoint.kind == "unix" and endpoint.path:
-                plain = bind_unix(endpoint.path)
-            else:
-                plain = bind_tcp(endpoint.host, endpoint.port)
-            listeners.append(trio.socket.from_stdlib_socket(plain))
-        addresses: list[str] = []
-        sockets: list[str | tuple[str, int]] = []
-        for endpoint, listener in zip(endpoints, listeners, strict=True):
-            if endpoint.kind == "unix" and endpoint.path:
-                addresses.append(endpoint.describe())
-                sockets.append(endpoint.path)
-            else:
-                host, port = listener.getsockname()[:2]
-                addresses.append(endpoint.describe(port))
-                sockets.append((host, port))
-        yield listeners, Listening(addresses, sockets)
+        bound = [trio.socket.from_stdlib_socket(sock) for sock in listeners.sockets.values()]
+        addresses, sockets = where_listening(list(zip(endpoints, bound, strict=True)))
+        yield bound, Listening(addresses, sockets)
     finally:
-        for listener in listeners:
-            listener.close()
-        for endpoint in endpoints[: len(listeners)]:
-            if endpoint.kind == "unix" and endpoint.path:
-                with contextlib.suppress(OSError):
-                    os.unlink(endpoint.path)
+        listeners.close()
 
 
 async def record(

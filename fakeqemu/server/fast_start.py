@@ -2,7 +2,8 @@
 
 A QEMU process answers a connection with its greeting within a few
 milliseconds of starting; importing trio alone takes longer than that.  So
-``fakeqemu serve`` binds its monitors with the standard library, imports the
+``fakeqemu serve`` binds its monitors with the standard library
+(:mod:`fakeqemu.server.listeners`), imports the
 server in a background thread, and meanwhile accepts and greets whoever
 connects first.  The accepted connection is handed to the trio server, which
 goes on from there; the client cannot tell the difference.
@@ -12,9 +13,6 @@ This module imports nothing heavy on purpose.
 
 from __future__ import annotations
 
-import contextlib
-import json
-import os
 import select
 import socket
 import threading
@@ -22,90 +20,13 @@ from collections.abc import Callable
 from typing import Any
 
 from fakeqemu.protocol.encoder import encode_message
-
-# os.path, not pathlib: this module is on the start-up path and pathlib is slow to import.
-_DATA = os.path.join(os.path.dirname(os.path.dirname(__file__)), "profiles", "data")
-#: The profiles with recorded data, without importing the profiles package.
-PROFILE_NAMES = tuple(
-    sorted(os.listdir(_DATA), key=lambda name: tuple(int(x) for x in name.split(".")))
-)
+from fakeqemu.vocabulary import recorded_version
 
 
 def greeting_bytes(profile: str) -> bytes:
-    """The greeting of ``profile``, read straight from its recorded data."""
-    with open(os.path.join(_DATA, profile, "recorded.json"), encoding="utf-8") as file:
-        recorded = json.load(file)
-    qemu = recorded["version"]["qemu"]
-    version = {
-        "qemu": {"major": qemu["major"], "minor": qemu["minor"], "micro": qemu["micro"]},
-        "package": recorded["version"]["package"],
-    }
+    """The greeting of ``profile``, from its recorded data (no profile is built)."""
+    version = recorded_version(profile)
     return encode_message({"QMP": {"version": version, "capabilities": ["oob"]}})
-
-
-#: (st_dev, st_ino) of a socket file, to remove only the file we created.
-FileId = tuple[int, int]
-
-
-def bind_unix(path: str) -> socket.socket:
-    """QEMU's way: unlink whatever is at ``path``, then bind; warn if it was alive."""
-    return bind_unix_file(path)[0]
-
-
-def bind_unix_file(path: str) -> tuple[socket.socket, FileId | None]:
-    """:func:`bind_unix`, and the identity of the socket file it created.
-
-    Raises :class:`OSError` with a message that names ``path``.
-    """
-    if os.path.exists(path):
-        from fakeqemu.server.sockets import warn_if_served
-
-        warn_if_served(path)
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    try:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(path)
-        sock.bind(path)
-        # QEMU listens with a backlog of 1 and stops accepting while a client is connected.
-        sock.listen(1)
-        created = file_id(path)
-    except OSError as error:
-        sock.close()
-        reason = error.strerror or str(error)
-        raise OSError(error.errno, f"Failed to bind socket to {path}: {reason}") from None
-    return sock, created
-
-
-def file_id(path: str) -> FileId | None:
-    try:
-        stat = os.stat(path)
-    except OSError:
-        return None
-    return (stat.st_dev, stat.st_ino)
-
-
-def remove_socket_file(path: str, created: FileId | None) -> None:
-    """Remove ``path`` if it is still the file we created (another process may have
-    taken the path over since: its socket is not ours to delete)."""
-    if created is not None and file_id(path) == created:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(path)
-
-
-def bind_tcp(host: str, port: int) -> socket.socket:
-    """Raises :class:`OSError` with a message that names the address."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((host, port))
-        sock.listen(1)
-    except OSError as error:
-        sock.close()
-        reason = error.strerror or str(error)
-        where = f"[{host}]:{port}" if family == socket.AF_INET6 else f"{host}:{port}"
-        raise OSError(error.errno, f"Failed to bind socket to {where}: {reason}") from None
-    return sock
 
 
 def greet_while_loading(

@@ -21,7 +21,7 @@ import trio
 
 from fakeqemu.errors import QmpError
 from fakeqemu.server.failures import qemu_error_report, report_failure
-from fakeqemu.server.fast_start import file_id, remove_socket_file
+from fakeqemu.server.listeners import file_id, remove_socket_file
 
 if TYPE_CHECKING:
     from fakeqemu.model.incoming import IncomingMigration

@@ -19,7 +19,7 @@ from fakeqemu.fake.qemu import FakeQemu
 from fakeqemu.server.connection import MonitorConnection, serve_connection
 from fakeqemu.server.endpoints import Endpoint
 from fakeqemu.server.failures import report_failure
-from fakeqemu.server.fast_start import FileId, bind_tcp, bind_unix_file, remove_socket_file
+from fakeqemu.server.listeners import BindError, FileId, Listeners, where_listening
 from fakeqemu.server.migration_link import TrioMigrationTransport
 
 __all__ = ["Endpoint", "Listening", "ServeControl", "serve", "serve_connection"]
@@ -52,13 +52,6 @@ class ServeControl:
     host_signal: trio.Event = field(default_factory=trio.Event)
     #: The connections being served, with their counters (see MonitorConnection).
     connections: set[MonitorConnection] = field(default_factory=set)
-
-
-def _bind(endpoint: Endpoint) -> tuple[socket.socket, FileId | None]:
-    if endpoint.kind == "unix":
-        assert endpoint.path is not None
-        return bind_unix_file(endpoint.path)
-    return bind_tcp(endpoint.host, endpoint.port), None
 
 
 async def _serve_listener(
@@ -149,7 +142,9 @@ async def serve(
     greeted = greeted or {}
     control = control or ServeControl()
     bound: list[tuple[Endpoint, trio.socket.SocketType, socket.socket | None]] = []
-    created: dict[str, FileId | None] = dict(socket_files or {})
+    # What is bound here is closed here; prebound sockets' files are removed here too.
+    listeners = Listeners()
+    listeners.files.update(socket_files or {})
     dialled: list[tuple[Endpoint, trio.abc.Stream]] = []
     try:
         for index, endpoint in enumerate(endpoints):
@@ -157,28 +152,15 @@ async def serve(
                 plain = prebound.get(index)
                 if plain is None:
                     try:
-                        plain, made = _bind(endpoint)
-                    except OSError as error:
-                        where = _where(endpoint)
-                        raise StartupError(f"--{endpoint.kind} {where}: {error}") from None
-                    if endpoint.path is not None:
-                        created[endpoint.path] = made
+                        plain = listeners.bind(index, endpoint)
+                    except BindError as error:
+                        raise StartupError(f"{error.option}: {error}") from None
                 listener = trio.socket.from_stdlib_socket(plain)
                 bound.append((endpoint, listener, greeted.get(index)))
         for endpoint in [endpoint for endpoint in endpoints if endpoint.kind == "connect"]:
             stream = await _dial(endpoint)
             dialled.append((endpoint, stream))
-        addresses: list[str] = []
-        sockets: list[str | tuple[str, int]] = []
-        for endpoint, listener, _ in bound:
-            if endpoint.kind == "unix":
-                assert endpoint.path is not None
-                addresses.append(endpoint.describe())
-                sockets.append(endpoint.path)
-            else:
-                host, port = listener.getsockname()[:2]
-                addresses.append(endpoint.describe(port))
-                sockets.append((host, port))
+        addresses, sockets = where_listening([(endpoint, sock) for endpoint, sock, _ in bound])
         addresses += [endpoint.describe() for endpoint, _ in dialled]
         # `quit` ends the whole process in QEMU, not just the monitor that sent it;
         # the monitor that served it sets this once its reply is on the wire.
@@ -219,11 +201,6 @@ async def serve(
         with trio.CancelScope(shield=True):
             for _, stream in dialled:
                 await stream.aclose()
-        for endpoint, listener, _ in bound:
+        for _, listener, _ in bound:
             listener.close()
-            if endpoint.kind == "unix" and endpoint.path is not None:
-                remove_socket_file(endpoint.path, created.get(endpoint.path))
-
-
-def _where(endpoint: Endpoint) -> str:
-    return endpoint.describe().partition(":")[2]
+        listeners.close()

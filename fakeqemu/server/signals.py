@@ -28,7 +28,7 @@ from collections.abc import Callable
 from typing import NoReturn
 
 from fakeqemu.server.failures import qemu_error_report
-from fakeqemu.server.fast_start import remove_socket_file
+from fakeqemu.server.listeners import remove_socket_file
 from fakeqemu.server.sockets import process_name
 
 TERMINATING = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)

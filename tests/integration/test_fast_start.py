@@ -9,8 +9,10 @@ from pathlib import Path
 import trio
 
 from fakeqemu.fake.config import FakeQemuConfig
-from fakeqemu.server.fast_start import PROFILE_NAMES, bind_unix, greet_while_loading, greeting_bytes
+from fakeqemu.server.fast_start import greet_while_loading, greeting_bytes
+from fakeqemu.server.listeners import bind_unix
 from fakeqemu.server.serve import Endpoint, serve
+from fakeqemu.vocabulary import PROFILE_NAMES
 from tests.recordings import VERSIONS, queries
 from tests.support.strict import make_fake
 
@@ -23,7 +25,7 @@ def test_greeting_bytes_match_the_recordings() -> None:
 
 def test_a_client_is_greeted_while_loading_and_served_after(tmp_path: Path) -> None:
     path = str(tmp_path / "m.sock")
-    listener = bind_unix(path)
+    listener, _ = bind_unix(path)
     greeted = threading.Event()
     client = socket.socket(socket.AF_UNIX)
     client.settimeout(10)
