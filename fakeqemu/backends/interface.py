@@ -17,9 +17,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
-Role = Literal["source", "destination"]
+from fakeqemu.vocabulary import Role
 
 
 @dataclass(frozen=True)

@@ -49,9 +49,10 @@ def check_backend(args: argparse.Namespace) -> str | None:
 
     from fakeqemu.backends import BackendChoice, BackendError, BackendInputs
     from fakeqemu.model.ram import PAGE_SIZE, ram_total
+    from fakeqemu.vocabulary import Role
 
     inputs = BackendInputs(
-        role="source",
+        role=Role.SOURCE,
         guest_ram=args.memory,
         ram_total=ram_total(args.memory),
         page_size=PAGE_SIZE,

@@ -12,8 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from fakeqemu.contracts.errors import ContractError
-
-ROLES = ("source", "destination")
+from fakeqemu.vocabulary import ROLES
 
 
 def validate(

@@ -24,8 +24,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-#: Transcript sides, as the recorder names them, and the role each played.
-SIDE_ROLES = {"src": "source", "dst": "destination"}
+from fakeqemu.vocabulary import SIDE_ROLES
 
 
 @dataclass(frozen=True)

@@ -140,9 +140,6 @@ class Journal:
         """The command names so far, oldest first."""
         return [call.command for call in self.calls]
 
-    def calls_to(self, command: str) -> list[Call]:
-        return [call for call in self.calls if call.command == command]
-
     def clear(self) -> None:
         with self._lock:
             self._calls.clear()

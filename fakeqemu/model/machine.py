@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from fakeqemu.backends.interface import BackendInputs, Role
+from fakeqemu.backends.interface import BackendInputs
 from fakeqemu.backends.options import BackendError
 from fakeqemu.backends.registry import BackendChoice, default_backend
 from fakeqemu.errors import QmpError
@@ -25,6 +25,7 @@ from fakeqemu.model.outgoing import OutgoingMigration, SourceHooks
 from fakeqemu.model.ram import PAGE_SIZE, ram_total
 from fakeqemu.model.stats import query_migrate
 from fakeqemu.profiles import Profile
+from fakeqemu.vocabulary import Role
 
 
 class RunState(enum.StrEnum):
@@ -115,9 +116,9 @@ class VirtualMachine:
         """Make the backend once for the side this machine starts as, so that a bad choice
         fails before any migration."""
         if self.incoming is None:
-            self.backend.source(self._backend_inputs("source"))
+            self.backend.source(self._backend_inputs(Role.SOURCE))
         else:
-            self.backend.destination(self._backend_inputs("destination"))
+            self.backend.destination(self._backend_inputs(Role.DESTINATION))
 
     # -- migration --------------------------------------------------------------------
 
@@ -150,7 +151,7 @@ class VirtualMachine:
             guest_running=lambda: self.running,
         )
         try:
-            ram = self.backend.source(self._backend_inputs("source"))
+            ram = self.backend.source(self._backend_inputs(Role.SOURCE))
         except BackendError as error:
             raise QmpError(f"fakeqemu: {error}") from None
         self.outgoing = OutgoingMigration(
@@ -225,7 +226,7 @@ class VirtualMachine:
             exit_process=self._exit_after_failed_incoming,
         )
         try:
-            received = self.backend.destination(self._backend_inputs("destination"))
+            received = self.backend.destination(self._backend_inputs(Role.DESTINATION))
         except BackendError as error:
             raise QmpError(f"fakeqemu: {error}") from None
         return IncomingMigration(profile=self.profile, hooks=hooks, ram=received)

@@ -85,8 +85,6 @@ QEMU_11_1 = QEMU_10_0.extend(
 
 PROFILES: dict[str, Profile] = {p.name: p for p in (QEMU_7_2, QEMU_10_0, QEMU_11_1)}
 
-DEFAULT_PROFILE = "11.1"
-
 
 def get_profile(name: str) -> Profile:
     try:

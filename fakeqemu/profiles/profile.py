@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 from importlib import resources
 from typing import Any
@@ -17,7 +17,9 @@ from fakeqemu.profiles.checks import (
     ParameterCheck,
 )
 from fakeqemu.profiles.hmp_views import PARAMETER_LINES_10_0
+from fakeqemu.profiles.patch import apply_patch
 from fakeqemu.protocol.qapi import QapiSchema
+from fakeqemu.vocabulary import qemu_version
 
 
 class HmpLayout(enum.Enum):
@@ -138,8 +140,6 @@ class Profile:
     postcopy_active_before_stop: bool = False
     #: ``migrate_cancel`` is refused once postcopy runs (8.x on).
     postcopy_cancel_refused: bool = True
-    #: Extra facts, kept open for later issues without widening this class.
-    extras: dict[str, Any] = field(default_factory=dict)
 
     def extend(self, **changes: Any) -> Profile:
         """A new profile that differs from this one only in ``changes``."""
@@ -167,14 +167,15 @@ class Profile:
         data: list[dict[str, Any]] = self._load("introspection.json")
         return data
 
+    @cached_property
+    def patched_introspection(self) -> list[dict[str, Any]]:
+        """The introspection of the ``new`` shape (:mod:`fakeqemu.profiles.patch`)."""
+        return apply_patch(self.introspection)
+
     @property
     def version(self) -> dict[str, Any]:
         """``query-version``'s answer, in QAPI member order."""
-        qemu = self.recorded["version"]["qemu"]
-        return {
-            "qemu": {"major": qemu["major"], "minor": qemu["minor"], "micro": qemu["micro"]},
-            "package": self.recorded["version"]["package"],
-        }
+        return qemu_version(self.recorded)
 
     @cached_property
     def commands(self) -> frozenset[str]:

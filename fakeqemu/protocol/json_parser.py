@@ -194,10 +194,6 @@ class ClassicParser:
     def reset(self) -> None:
         self._open.clear()
 
-    @property
-    def in_progress(self) -> bool:
-        return bool(self._open)
-
     def feed(self, token: Token) -> tuple[bool, JsonValue]:
         """Returns (True, value) for the token completing the value, else NOT_DONE."""
         kind = token.kind

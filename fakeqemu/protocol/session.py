@@ -18,8 +18,6 @@ from fakeqemu.protocol.json_stream import JsonDialect, JsonError, JsonStream
 
 NEGOTIATION_HINT = "Expecting capabilities negotiation with 'qmp_capabilities'"
 
-#: Stop reading a client's input while this much output waits for it.
-OUTPUT_HIGH_WATER = 1 << 20
 #: A client that lets this much output pile up (events it never reads) is dropped.
 OUTPUT_HARD_LIMIT = 64 << 20
 
@@ -172,11 +170,6 @@ class QmpSession:
             self.closing = True
         if self._on_output is not None:
             self._on_output()
-
-    @property
-    def wants_input(self) -> bool:
-        """False while a slow reader has too much output waiting (backpressure)."""
-        return not self.closing and len(self._out) < OUTPUT_HIGH_WATER
 
     def data_to_send(self) -> bytes:
         data = bytes(self._out)

@@ -17,6 +17,7 @@ from fakeqemu.model.outgoing import OutgoingMigration, SourceHooks
 from fakeqemu.model.ram import PAGE_SIZE, ram_total
 from fakeqemu.model.stats import query_migrate
 from fakeqemu.profiles import Profile, get_profile
+from fakeqemu.vocabulary import Role
 
 PROFILE = get_profile("11.1")
 
@@ -90,7 +91,7 @@ def start(
 ) -> Run:
     """A migration of ``workload`` whose channel is up at time 0."""
     inputs = BackendInputs(
-        role="source",
+        role=Role.SOURCE,
         guest_ram=128 << 20,
         ram_total=ram_total(128 << 20),
         page_size=PAGE_SIZE,

@@ -11,6 +11,7 @@ import pytest
 from fakeqemu.cli import main
 from fakeqemu.contracts.diff import diff
 from fakeqemu.contracts.generate import expected_files
+from fakeqemu.vocabulary import SHAPES
 from tests.recordings import RECORDINGS
 
 
@@ -95,14 +96,17 @@ def test_diff_rejects_a_bad_target(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_the_cli_choices_agree_with_the_contracts_package() -> None:
-    from fakeqemu import vocabulary
-    from fakeqemu.contracts import ROLES
-    from fakeqemu.contracts.store import PROFILES, SHAPES, package_root
+    from fakeqemu.cli import build_parser
+    from fakeqemu.contracts.store import PROFILES, package_root
 
-    # The CLI offers the vocabulary's names (fakeqemu/cli/contracts.py imports them).
-    assert vocabulary.ROLES == ROLES
-    assert (vocabulary.PROFILE_NAMES, vocabulary.SHAPES) == (PROFILES, SHAPES)
-    # Every listed profile and shape has its schemas shipped, and no other does.
+    # Every profile and shape the CLI offers has its schemas shipped, and no other does.
     folders = [folder for folder in package_root().iterdir() if folder.is_dir()]
     shipped = {(folder.name, shape.name) for folder in folders for shape in folder.iterdir()}
     assert shipped == {(profile, shape) for profile in PROFILES for shape in SHAPES}
+    for profile, shape in sorted(shipped):
+        argv = ["contracts", "validate", "f", "--profile", profile, "--shape", shape]
+        assert build_parser().parse_args([*argv, "--role", "destination"]).profile == profile
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(
+            ["contracts", "validate", "f", "--profile", "9.9", "--shape", "old"]
+        )

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from fakeqemu.contracts.diff import diff
-from fakeqemu.contracts.introspection import PATCH_OPTIONAL_STATS
+from fakeqemu.profiles.patch import PATCH_OPTIONAL_STATS
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 

@@ -10,8 +10,9 @@ from jsonschema import Draft202012Validator
 from referencing.exceptions import Unresolvable
 
 from fakeqemu.contracts import generate
-from fakeqemu.contracts.store import BASE_URI, PROFILES, SHAPES, documents
+from fakeqemu.contracts.store import BASE_URI, PROFILES, documents
 from fakeqemu.contracts.validator import registry
+from fakeqemu.vocabulary import SHAPES
 
 ROOT = Path(__file__).resolve().parents[2]
 EXPECTED = generate.expected_files()

@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from fakeqemu.contracts.introspection import PATCH_OPTIONAL_STATS, introspection_for
 from fakeqemu.fake.config import FakeQemuConfig
 from fakeqemu.profiles import get_profile
+from fakeqemu.profiles.patch import PATCH_OPTIONAL_STATS, introspection_for
 from tests.recordings import VERSIONS, queries
 from tests.support.strict import make_fake
 

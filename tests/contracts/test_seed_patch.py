@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 from fakeqemu.contracts import ContractError, validate
-from fakeqemu.contracts.introspection import PATCH_OPTIONAL_STATS, apply_patch, index
-from fakeqemu.contracts.introspection import migration_stats as stats_type
 from fakeqemu.profiles import get_profile
+from fakeqemu.profiles.patch import PATCH_OPTIONAL_STATS, apply_patch, index
+from fakeqemu.profiles.patch import migration_stats as stats_type
 from tests.recordings import VERSIONS
 
 #: The patch's "To-be" destination reply, as its mail prints it.

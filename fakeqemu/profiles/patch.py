@@ -1,4 +1,7 @@
-"""A release's ``query-qmp-schema`` in either shape, and where its migration types sit.
+"""The seed patch's facts, and a release's ``query-qmp-schema`` in either shape.
+
+Read by the model (what a completed destination reports, ``model/stats.py``), by
+``query-qmp-schema`` (``commands/qmp.py``) and by the contracts.
 
 Introspection masks the names of user-defined types as numbers ("403" in
 7.2, "442" in 11.1), so nothing here looks a type up by its QAPI name.  Types
@@ -16,9 +19,10 @@ introspection marks an optional member with ``"default": null``
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from fakeqemu.profiles import Profile
+if TYPE_CHECKING:
+    from fakeqemu.profiles.profile import Profile
 
 #: The ``MigrationStats`` members the patch makes optional (only a source fills them).
 PATCH_OPTIONAL_STATS = (
@@ -36,6 +40,25 @@ PATCH_OPTIONAL_STATS = (
 #: populate_ram_info() sets ``has_dirty_pages_rate`` only while the migration is
 #: not completed, so a completed source stops reporting ``dirty-pages-rate``.
 PATCH_SOURCE_COMPLETED_OMITS = ("dirty-pages-rate",)
+
+#: What the patch adds to a completed destination's reply.
+PATCH_DESTINATION_COMPLETED = ("ram", "total-time")
+
+#: The statuses a destination reports at all, in every release: the cases of
+#: fill_destination_migration_info()'s switch; in other states it sets no status.
+DESTINATION_REPORTED = (
+    "setup",
+    "cancelling",
+    "cancelled",
+    "active",
+    "postcopy-device",
+    "postcopy-active",
+    "postcopy-paused",
+    "postcopy-recover",
+    "failed",
+    "colo",
+    "completed",
+)
 
 Entity = dict[str, Any]
 
@@ -94,17 +117,10 @@ def apply_patch(entities: Sequence[Entity]) -> list[Entity]:
     return [patched if entity is stats else entity for entity in entities]
 
 
-#: Patched introspection per profile name: built once, ~300 kB per release.
-_NEW_SHAPE: dict[str, list[Entity]] = {}
-
-
 def introspection_for(profile: Profile, shape: str) -> list[Entity]:
     """What ``query-qmp-schema`` answers for ``profile`` in ``shape`` (``old`` or ``new``)."""
     if shape == "old":
         return profile.introspection
     if shape != "new":
         raise ValueError(f"unknown shape {shape!r}; expected old or new")
-    patched = _NEW_SHAPE.get(profile.name)
-    if patched is None:
-        patched = _NEW_SHAPE[profile.name] = apply_patch(profile.introspection)
-    return patched
+    return profile.patched_introspection
