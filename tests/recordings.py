@@ -11,7 +11,13 @@ from typing import Any
 from fakeqemu.recorder.capture import Chunk, chunk_bytes
 
 RECORDINGS = Path(__file__).parent / "data" / "recordings"
-VERSIONS = ("7.2", "10.0", "11.1")
+#: The releases recorded, oldest first: one folder each.
+VERSIONS = tuple(
+    sorted(
+        (folder.name for folder in RECORDINGS.iterdir() if folder.is_dir()),
+        key=lambda name: tuple(int(part) for part in name.split(".")),
+    )
+)
 
 _TIMESTAMP = re.compile(rb'"timestamp": \{"seconds": \d+, "microseconds": \d+\}')
 

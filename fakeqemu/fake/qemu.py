@@ -10,7 +10,7 @@ from fakeqemu.commands import Executor, all_commands
 from fakeqemu.fake.config import FakeQemuConfig
 from fakeqemu.model.events import Event, EventBus, WallClock
 from fakeqemu.model.machine import VirtualMachine
-from fakeqemu.profiles import Profile, get_profile
+from fakeqemu.profiles import CATALOG, Catalog, Profile
 from fakeqemu.protocol.json_stream import JsonDialect
 from fakeqemu.protocol.session import QmpSession
 
@@ -25,10 +25,12 @@ class FakeQemu:
         wall_clock: WallClock = time.time,
         clock: Callable[[], float] = time.monotonic,
         backend: BackendFactory | None = None,
+        catalog: Catalog = CATALOG,
     ) -> None:
-        """``backend``: a backend factory to use instead of ``config.backend``'s."""
+        """``backend``: a backend factory to use instead of ``config.backend``'s;
+        ``catalog``: where ``config.profile`` is looked up (fakeqemu's releases)."""
         self.config = config
-        self.profile: Profile = get_profile(config.profile)
+        self.profile: Profile = catalog.get_profile(config.profile)
         options, seed = config.backend_options, config.seed
         if backend is None:
             choice = BackendChoice.from_spec(config.backend, options, seed)

@@ -8,6 +8,7 @@ import json
 from dataclasses import dataclass
 from functools import cached_property
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 from fakeqemu.profiles.checks import (
@@ -77,6 +78,9 @@ class Profile:
 
     #: Short name used on the command line: ``7.2``, ``10.0``, ``11.1``.
     name: str
+    #: Where its recorded data lives (``introspection.json``, ``recorded.json``, written
+    #: by :mod:`fakeqemu.profiles.build`); None: shipped, ``fakeqemu/profiles/data/<name>/``.
+    data_dir: str | None = None
     #: Parse errors carry a ``LINE:COL:`` prefix (11.1).
     json_error_locations: bool = False
     #: After a nesting/size/count limit error, drop the rest of that message (11.1).
@@ -148,6 +152,8 @@ class Profile:
     # -- recorded data, loaded on first use so `fakeqemu serve` starts fast -------
 
     def _load(self, filename: str) -> Any:
+        if self.data_dir is not None:
+            return json.loads(Path(self.data_dir, filename).read_text(encoding="utf-8"))
         text = resources.files("fakeqemu.profiles").joinpath("data", self.name, filename)
         return json.loads(text.read_text(encoding="utf-8"))
 
