@@ -5,12 +5,11 @@ The names load on first use (PEP 562): ``fakeqemu serve`` imports parts of this
 package on its way to the greeting, and must not import trio with them.
 """
 
-from __future__ import annotations
+# No other name may appear here (tests/unit/test_exports.py): hence the underscores.
+import importlib as _importlib
+import typing as _typing
 
-import importlib
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
+if _typing.TYPE_CHECKING:
     from fakeqemu.contracts import validate as validate
     from fakeqemu.contracts.errors import ContractError as ContractError
     from fakeqemu.errors import FakeQemuError as FakeQemuError
@@ -83,12 +82,12 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> _typing.Any:
     try:
         module, attribute = _EXPORTS[name]
     except KeyError:
         raise AttributeError(f"module 'fakeqemu' has no attribute {name!r}") from None
-    value = getattr(importlib.import_module(module), attribute)
+    value = getattr(_importlib.import_module(module), attribute)
     globals()[name] = value  # looked up once
     return value
 
