@@ -22,8 +22,8 @@ from fakeqemu.fake.config import FakeQemuConfig
 from fakeqemu.recorder.capture import running_qemu
 from fakeqemu.server.endpoints import Endpoint
 from tests.conformance.test_real_qemu import _real_qemu
-from tests.mutations import mutate
-from tests.recordings import mask_timestamps, probe_cases
+from tests.support.mutations import mutate
+from tests.support.recordings import mask_timestamps, probe_cases
 from tests.support.strict import STRICT_HOOKS
 
 T = TypeVar("T")

@@ -1,6 +1,6 @@
 """Generated input to a live QEMU and to the fake: every reply must be the same bytes.
 
-The grammar of tests/qmp_grammar.py writes the inputs; one long-running QEMU and one fake
+The grammar of tests/support/qmp_grammar.py writes the inputs; one long-running QEMU and one fake
 of the same release each get all of them on one connection, in the same order, so state
 (``stop``/``cont``, capabilities, parameters) and QEMU 11.1's line and column counts
 carry through.  After each input a control character puts the JSON reader back in a
@@ -24,8 +24,8 @@ from fakeqemu.fake.config import FakeQemuConfig
 from fakeqemu.recorder.capture import running_qemu
 from fakeqemu.server.endpoints import Endpoint
 from tests.conformance.test_real_qemu import _real_qemu
-from tests.qmp_grammar import generated_inputs
-from tests.recordings import mask_timestamps
+from tests.support.qmp_grammar import generated_inputs
+from tests.support.recordings import mask_timestamps
 from tests.support.strict import STRICT_HOOKS
 
 pytestmark = pytest.mark.real_qemu

@@ -23,7 +23,7 @@ from fakeqemu.protocol.json_stream import MAX_TOKEN_SIZE
 from fakeqemu.recorder.capture import capture_probes, running_qemu
 from fakeqemu.server.endpoints import Endpoint
 from tests.conformance.test_real_qemu import _real_qemu
-from tests.recordings import RECORDINGS, VERSIONS, ProbeCase, mask_timestamps, probe_cases
+from tests.support.recordings import RECORDINGS, VERSIONS, ProbeCase, mask_timestamps, probe_cases
 from tests.support.strict import STRICT_HOOKS, make_fake
 
 LONG = pytest.mark.skipif(

@@ -23,9 +23,9 @@ from fakeqemu.recorder.differential.machines import fake_machines, real_machines
 from fakeqemu.recorder.differential.runner import Record, probe_requests, run_probes
 from fakeqemu.recorder.differential.sequence import sides_of
 from fakeqemu.recorder.differential.stages import generate
-from tests.conformance.differential_compare import differences
 from tests.conformance.test_real_qemu import _real_qemu
-from tests.recordings import RECORDINGS, VERSIONS
+from tests.support.differential_compare import differences
+from tests.support.recordings import RECORDINGS, VERSIONS
 from tests.support.strict import STRICT_HOOKS
 
 #: An idle ``-S`` guest: only the machine's ROM blocks hold data (observed: 49 to 51 of

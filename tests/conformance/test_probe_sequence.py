@@ -19,7 +19,7 @@ import trio
 
 from fakeqemu.fake.config import FakeQemuConfig
 from fakeqemu.server.serve import Endpoint, serve
-from tests.recordings import VERSIONS, ProbeCase, mask_timestamps, probe_cases
+from tests.support.recordings import VERSIONS, ProbeCase, mask_timestamps, probe_cases
 from tests.support.strict import make_fake
 
 CAPS = b'{"execute":"qmp_capabilities"}\n'

@@ -12,7 +12,7 @@ import pytest
 
 from fakeqemu.fake.config import FakeQemuConfig
 from fakeqemu.fake.qemu import FakeQemu
-from tests.recordings import VERSIONS, ProbeCase, mask_timestamps, probe_cases
+from tests.support.recordings import VERSIONS, ProbeCase, mask_timestamps, probe_cases
 from tests.support.strict import make_fake
 
 CAPS = b'{"execute":"qmp_capabilities"}\n'

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from fakeqemu.recorder.capture import capture_probes, capture_queries
-from tests.recordings import RECORDINGS, mask_timestamps
+from tests.support.recordings import RECORDINGS, mask_timestamps
 
 pytestmark = pytest.mark.real_qemu
 

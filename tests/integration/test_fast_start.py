@@ -13,7 +13,7 @@ from fakeqemu.server.fast_start import greet_while_loading, greeting_bytes
 from fakeqemu.server.listeners import bind_unix
 from fakeqemu.server.serve import Endpoint, serve
 from fakeqemu.vocabulary import PROFILE_NAMES
-from tests.recordings import VERSIONS, queries
+from tests.support.recordings import VERSIONS, queries
 from tests.support.strict import make_fake
 
 

@@ -20,9 +20,9 @@ from hypothesis import strategies as st
 from fakeqemu.fake.config import FakeQemuConfig
 from fakeqemu.protocol.encoder import encode_message
 from fakeqemu.server.serve import Endpoint, serve
-from tests.mutations import mutate
-from tests.qmp_output import check_well_formed
-from tests.recordings import VERSIONS, probe_cases
+from tests.support.mutations import mutate
+from tests.support.qmp_output import check_well_formed
+from tests.support.recordings import VERSIONS, probe_cases
 from tests.support.strict import make_fake
 
 T = TypeVar("T")

@@ -1,6 +1,6 @@
 """Grammar fuzz: no generated input breaks a session or the server, and no split matters.
 
-Inputs come from tests/qmp_grammar.py (nesting to past QEMU's limit in ids, arguments and
+Inputs come from tests/support/qmp_grammar.py (nesting to past QEMU's limit in ids, arguments and
 unknown keys, every JSON type everywhere, sizes around the reader's thresholds, broken
 syntax).  Each goes to a new session of three fakes that see the same inputs in the same
 order: whole, in 1-byte chunks (in chunks of a few bytes when long), and in random
@@ -24,9 +24,9 @@ import trio
 from fakeqemu.fake.config import FakeQemuConfig
 from fakeqemu.fake.qemu import FakeQemu
 from fakeqemu.server.serve import Endpoint, serve
-from tests.qmp_grammar import generated_inputs
-from tests.qmp_output import check_well_formed
-from tests.recordings import VERSIONS, mask_timestamps
+from tests.support.qmp_grammar import generated_inputs
+from tests.support.qmp_output import check_well_formed
+from tests.support.recordings import VERSIONS, mask_timestamps
 from tests.support.strict import make_fake
 
 CAPS = b'{"execute":"qmp_capabilities"}'

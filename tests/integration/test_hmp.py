@@ -7,7 +7,7 @@ import json
 import pytest
 
 from fakeqemu.fake.config import FakeQemuConfig
-from tests.recordings import RECORDINGS, VERSIONS
+from tests.support.recordings import RECORDINGS, VERSIONS
 from tests.support.strict import make_fake
 
 

@@ -20,8 +20,8 @@ import trio.testing
 
 from fakeqemu.fake.config import FakeQemuConfig
 from fakeqemu.server.serve import Endpoint, serve
-from tests.integration.processes import TIMEOUT, serving, stop, wait_for
-from tests.qmp_client import Client
+from tests.support.processes import TIMEOUT, serving, stop, wait_for
+from tests.support.qmp_client import Client
 from tests.support.strict import make_fake
 
 #: The fakes' clock runs this much faster than real time (not autojump: with real

@@ -21,8 +21,8 @@ from fakeqemu.fake.qemu import FakeQemu
 from fakeqemu.protocol.encoder import QValue
 from fakeqemu.protocol.session import QmpSession, Request
 from fakeqemu.server.serve import Endpoint, serve
-from tests.backends.custom_backend import SteadyBackend
-from tests.qmp_client import Client
+from tests.support.custom_backend import SteadyBackend
+from tests.support.qmp_client import Client
 from tests.support.strict import make_fake
 
 #: The fakes' clock runs this much faster than real time (not autojump: with real

@@ -17,7 +17,7 @@ from qemu.qmp import QMPClient
 from fakeqemu import ThreadedFakeQemu
 from fakeqemu.fake.config import FakeQemuConfig
 from fakeqemu.server.serve import Endpoint, serve
-from tests.recordings import VERSIONS, queries
+from tests.support.recordings import VERSIONS, queries
 from tests.support.strict import STRICT_HOOKS, make_fake
 
 QUERIES = ("query-version", "query-status", "query-commands", "query-name")

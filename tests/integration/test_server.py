@@ -8,7 +8,7 @@ import trio
 
 from fakeqemu.fake.config import FakeQemuConfig
 from fakeqemu.server.serve import Endpoint, serve
-from tests.qmp_client import Client
+from tests.support.qmp_client import Client
 from tests.support.strict import make_fake
 
 CAPS = b'{"execute":"qmp_capabilities"}'

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 from fakeqemu.server.endpoints import Endpoint
-from tests.integration.processes import TIMEOUT, serving, spawn_serve, stop
+from tests.support.processes import TIMEOUT, serving, spawn_serve, stop
 
 
 def greeted(path: str) -> bytes:

@@ -18,7 +18,7 @@ from qemu.qmp.legacy import QEMUMonitorProtocol
 from fakeqemu import FakeQemuPair, ThreadedFakeQemu, TrioFakeQemuHandle, TrioFakeQemuPair
 from fakeqemu.backends import BackendError
 from fakeqemu.testing.handles import DEFAULT_FAILURE
-from tests.qmp_client import Client
+from tests.support.qmp_client import Client
 
 Address = str | tuple[str, int]
 

@@ -10,7 +10,7 @@ import trio.testing
 
 from fakeqemu import TrioFakeQemuHandle
 from fakeqemu.model.ram import PC_EXTRA_RAM
-from tests.qmp_client import Client
+from tests.support.qmp_client import Client
 
 GIB = 1 << 30
 

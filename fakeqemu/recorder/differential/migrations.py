@@ -6,7 +6,7 @@ parameters, ``cont``, ``migrate-incoming`` then ``migrate``, and then both sides
 ``query-migrate`` and HMP ``info migrate`` every 100 ms until the source ends; last,
 ``query-migrate``, ``query-status`` and ``info migrate`` once more, and ``quit``.  The
 log has the format of ``tests/data/recordings/<v>/precopy.jsonl``, so the recorded
-migrations' replay (``tests/conformance/scenario_driver.py``) replays these as well.
+migrations' replay (``tests/support/scenario_driver.py``) replays these as well.
 Postcopy is started once the source is ``active``; ``pre-switchover`` is answered with
 ``migrate-continue``.
 """
