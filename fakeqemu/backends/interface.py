@@ -48,11 +48,15 @@ class BackendInputs:
 class ThrottleSettings:
     """Auto-converge's tunables (``cpu-throttle-*``, ``max-cpu-throttle``)."""
 
+    #: ``cpu-throttle-initial``: the first throttle, in percent.
     initial: int = 20
+    #: ``cpu-throttle-increment``: added at each sync that finds the guest too fast.
     increment: int = 10
+    #: ``max-cpu-throttle``: the throttle never goes above it.
     maximum: int = 99
     #: ``throttle-trigger-threshold``: dirtied/transferred percentage that counts as too fast.
     trigger_threshold: int = 50
+    #: ``cpu-throttle-tailslow``: near the maximum, step by what is needed, not more.
     tailslow: bool = False
 
 

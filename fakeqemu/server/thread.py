@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Awaitable, Callable
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any, Self, TypeVar
 
 import trio
 import trio.testing
@@ -74,7 +74,29 @@ async def advance_clock(clock: trio.testing.MockClock, seconds: float) -> None:
         clock.jump(max(0.0, step))
 
 
-class TrioThread:
+class StartStop:
+    """``with`` starts it and stops it, whatever happens inside."""
+
+    def start(self) -> None:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+class TrioThread(StartStop):
     """A trio loop on a daemon thread, hosting any number of fakes on one clock.
 
     ``with TrioThread(speed=10) as loop: listening = loop.serve(fake, endpoints)``
@@ -161,15 +183,3 @@ class TrioThread:
         error, self._error = self._error, None
         if error is not None:
             raise error
-
-    def __enter__(self) -> TrioThread:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -43,7 +44,12 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from fakeqemu.testing.handles import FakeHook, TrioFakeQemuHandle, TrioFakeQemuPair
+    from fakeqemu.testing.handles import (
+        FakeHook,
+        TrioFakeGroup,
+        TrioFakeQemuHandle,
+        TrioFakeQemuPair,
+    )
     from fakeqemu.testing.settings import FakeSettings
     from fakeqemu.testing.threaded import FakeQemuPair, ThreadedFakeQemu
 
@@ -224,14 +230,6 @@ def fakeqemu_pair(
         yield FakeQemuPair(group.start("source"), group.start("destination"))
 
 
-def _trio_only(settings: FakeSettings) -> None:
-    if settings.speed != 1.0:
-        raise MarkerError(
-            "speed= sets the clock of threaded fakes; a trio test's fakes run on the "
-            "test's own clock (request autojump_clock for virtual time)"
-        )
-
-
 def _trio_fixture(function: Callable[..., AsyncIterator[T]]) -> Any:
     """pytest-trio's ``trio_fixture``; without pytest-trio, a fixture that says so."""
     try:
@@ -250,15 +248,27 @@ def _trio_fixture(function: Callable[..., AsyncIterator[T]]) -> Any:
     return trio_fixture(function)
 
 
+@asynccontextmanager
+async def _trio_fakes(
+    settings: FakeSettings, hooks: list[FakeHook]
+) -> AsyncIterator[TrioFakeGroup]:
+    from fakeqemu.testing.handles import open_trio_fakes
+
+    if settings.speed != 1.0:
+        raise MarkerError(
+            "speed= sets the clock of threaded fakes; a trio test's fakes run on the "
+            "test's own clock (request autojump_clock for virtual time)"
+        )
+    async with open_trio_fakes(settings, hooks) as group:
+        yield group
+
+
 @_trio_fixture
 async def fakeqemu(
     fakeqemu_settings: FakeSettings, fakeqemu_hooks: list[FakeHook]
 ) -> AsyncIterator[TrioFakeQemuHandle]:
     """A fake QEMU served in this trio test's nursery, on the test's clock."""
-    from fakeqemu.testing.handles import open_trio_fakes
-
-    _trio_only(fakeqemu_settings)
-    async with open_trio_fakes(fakeqemu_settings, fakeqemu_hooks) as group:
+    async with _trio_fakes(fakeqemu_settings, fakeqemu_hooks) as group:
         yield await group.start(fakeqemu_settings.role)
 
 
@@ -267,10 +277,9 @@ async def fakeqemu_trio_pair(
     fakeqemu_settings: FakeSettings, fakeqemu_hooks: list[FakeHook]
 ) -> AsyncIterator[TrioFakeQemuPair]:
     """A source and a ``--incoming defer`` destination in this trio test's nursery."""
-    from fakeqemu.testing.handles import TrioFakeQemuPair, open_trio_fakes
+    from fakeqemu.testing.handles import TrioFakeQemuPair
 
-    _trio_only(fakeqemu_settings)
-    async with open_trio_fakes(fakeqemu_settings, fakeqemu_hooks) as group:
+    async with _trio_fakes(fakeqemu_settings, fakeqemu_hooks) as group:
         source = await group.start("source")
         yield TrioFakeQemuPair(source, await group.start("destination"))
 

@@ -15,12 +15,11 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from types import TracebackType
 from typing import Any, TypeVar
 
 from fakeqemu.fake.config import FakeQemuConfig
 from fakeqemu.server.endpoints import Endpoint
-from fakeqemu.server.thread import TrioThread
+from fakeqemu.server.thread import StartStop, TrioThread
 from fakeqemu.testing.handles import FakeHook, FakeQemuHandle, new_fake, short_directory
 from fakeqemu.testing.settings import FakeSettings
 from fakeqemu.vocabulary import Role
@@ -28,7 +27,7 @@ from fakeqemu.vocabulary import Role
 T = TypeVar("T")
 
 
-class ThreadedFakeQemu(FakeQemuHandle):
+class ThreadedFakeQemu(FakeQemuHandle, StartStop):
     """A fake served by a background trio thread; its controls block until done.
 
     ``endpoints`` default to a unix socket in a new temporary directory (removed on
@@ -96,18 +95,6 @@ class ThreadedFakeQemu(FakeQemuHandle):
                 )
             time.sleep(0.01)
         return status
-
-    def __enter__(self) -> ThreadedFakeQemu:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
 
 @dataclass
