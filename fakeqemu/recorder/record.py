@@ -22,7 +22,7 @@ from fakeqemu.protocol.cassette import (
     RequestSplitter,
     mask_timestamps,
 )
-from fakeqemu.server.endpoints import Endpoint
+from fakeqemu.server.endpoints import Endpoint, parse_tcp
 from fakeqemu.server.listeners import Listeners, where_listening
 from fakeqemu.server.serve import Listening
 
@@ -43,8 +43,8 @@ async def open_monitor(address: str) -> trio.SocketStream:
     """``unix:PATH``, ``tcp:HOST:PORT``, or a bare socket path."""
     kind, colon, rest = address.partition(":")
     if colon and kind == "tcp":
-        host, _, port = rest.rpartition(":")
-        return await trio.open_tcp_stream(host.strip("[]"), int(port))
+        host, port = parse_tcp(rest)
+        return await trio.open_tcp_stream(host, port)
     return await trio.open_unix_socket(rest if colon and kind == "unix" else address)
 
 
