@@ -5,8 +5,7 @@ The names load on first use (PEP 562): ``fakeqemu serve`` imports parts of this
 package on its way to the greeting, and must not import trio with them.
 """
 
-# No other name may appear here (tests/unit/test_exports.py): hence the underscores.
-import importlib as _importlib
+# No other name may appear here (tests/unit/test_exports.py): hence the underscore.
 import typing as _typing
 
 if _typing.TYPE_CHECKING:
@@ -87,7 +86,8 @@ def __getattr__(name: str) -> _typing.Any:
         module, attribute = _EXPORTS[name]
     except KeyError:
         raise AttributeError(f"module 'fakeqemu' has no attribute {name!r}") from None
-    value = getattr(_importlib.import_module(module), attribute)
+    # __import__ rather than importlib: this module is on serve's start-up path.
+    value = getattr(__import__(module, fromlist=[attribute]), attribute)
     globals()[name] = value  # looked up once
     return value
 

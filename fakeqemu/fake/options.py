@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable, Iterable
-from typing import Any, NamedTuple
+from typing import Any
 
 from fakeqemu.sizes import parse_memory
 from fakeqemu.vocabulary import DEFAULT_PROFILE, DEFAULT_SHAPE, ROLES, SHAPES, Role
@@ -28,22 +28,44 @@ def parse_pair(text: str) -> tuple[str, str]:
     return key, value
 
 
-class Option(NamedTuple):
-    """One configuration field."""
+class Option:
+    """One configuration field.
 
-    name: str
-    default: Any
-    help: str
-    #: Its flags on ``fakeqemu serve``; none: not on the command line.
-    flags: tuple[str, ...] = ()
-    #: From text (a command-line argument, a marker's string) to the value.
-    parse: Callable[[str], Any] | None = None
-    metavar: str | None = None
-    choices: tuple[str, ...] | None = None
-    #: VALUE: one argument; SWITCH: the flag alone sets it; PAIRS: repeated KEY=VALUE.
-    kind: str = VALUE
-    #: The argument group of ``fakeqemu serve --help`` it is listed in.
-    group: str | None = None
+    A plain class rather than a NamedTuple or a dataclass: making either costs
+    ``fakeqemu serve`` time before its greeting.
+    """
+
+    __slots__ = ("choices", "default", "flags", "group", "help", "kind", "metavar", "name", "parse")
+
+    def __init__(
+        self,
+        name: str,
+        default: Any,
+        help: str,
+        flags: tuple[str, ...] = (),
+        *,
+        parse: Callable[[str], Any] | None = None,
+        metavar: str | None = None,
+        choices: tuple[str, ...] | None = None,
+        kind: str = VALUE,
+        group: str | None = None,
+    ) -> None:
+        self.name = name
+        self.default = default
+        self.help = help
+        #: Its flags on ``fakeqemu serve``; none: not on the command line.
+        self.flags = flags
+        #: From text (a command-line argument, a marker's string) to the value.
+        self.parse = parse
+        self.metavar = metavar
+        self.choices = choices
+        #: VALUE: one argument; SWITCH: the flag alone sets it; PAIRS: repeated KEY=VALUE.
+        self.kind = kind
+        #: The argument group of ``fakeqemu serve --help`` it is listed in.
+        self.group = group
+
+    def __repr__(self) -> str:
+        return f"Option({self.name!r}, {self.default!r})"
 
     def value(self, given: Any) -> Any:
         """``given`` as the field holds it: text is parsed, anything else kept."""
