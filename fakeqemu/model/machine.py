@@ -141,6 +141,12 @@ class VirtualMachine:
         if self.migration_settings.enabled("events"):
             self.events.emit(name, data)
 
+    def require_transport(self) -> MigrationTransport:
+        """The way to the peer; a fake served without one (no trio layer) cannot migrate."""
+        if self.transport is None:
+            raise QmpError("fakeqemu: this fake has no migration transport")
+        return self.transport
+
     def begin_outgoing(self) -> OutgoingMigration:
         """migrate_init(): a fresh migration in ``setup``, stats zeroed, error cleared."""
         hooks = SourceHooks(
@@ -196,8 +202,7 @@ class VirtualMachine:
             raise QmpError("The incoming migration has already been started")
         if self.runstate is not RunState.INMIGRATE:
             raise QmpError("'-incoming' was not specified on the command line")
-        if self.transport is None:
-            raise QmpError("fakeqemu: this fake has no migration transport")
+        transport = self.require_transport()
         if not self.profile.destination_reports_setup:
             self._unconditional_setup_event()
         args = {"uri": target} if isinstance(target, str) else target
@@ -214,7 +219,7 @@ class VirtualMachine:
         problem = open_error(address, incoming=True)
         if problem is not None:
             raise QmpError(problem)
-        addresses = self.transport.listen(address.uri, incoming)
+        addresses = transport.listen(address.uri, incoming)
         self._incoming_started = True
         self.incoming_migration = incoming
         incoming.listening(addresses)
