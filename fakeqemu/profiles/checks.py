@@ -3,7 +3,8 @@
 Each table is in the order QEMU checks (migrate_params_check() and
 migrate_caps_check()): the first complaint wins.  Every message and bound was
 observed on the real binaries by the generated differential sequence
-(``fakeqemu/differential``; stored in ``tests/data/recordings/<v>/migration-commands.jsonl``).
+(``fakeqemu/recorder/differential``; stored in
+``tests/data/recordings/<v>/migration-commands.jsonl``).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The generated migration-command sequence: the fake must answer as QEMU did.
 
-``fakeqemu/differential`` builds, from each release's introspection, about 1,900
+``fakeqemu/recorder/differential`` builds, from each release's introspection, about 1,900
 migration commands with valid and invalid arguments (see its stages), sent to a
 source, a destination and spare destinations.  ``tests/data/recordings/<v>/
 migration-commands.jsonl`` holds what real QEMU answered (``fakeqemu capture
