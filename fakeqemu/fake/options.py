@@ -35,7 +35,18 @@ class Option:
     ``fakeqemu serve`` time before its greeting.
     """
 
-    __slots__ = ("choices", "default", "flags", "group", "help", "kind", "metavar", "name", "parse")
+    __slots__ = (
+        "choices",
+        "default",
+        "flags",
+        "group",
+        "help",
+        "kind",
+        "metavar",
+        "name",
+        "parse",
+        "shown",
+    )
 
     def __init__(
         self,
@@ -49,6 +60,7 @@ class Option:
         choices: tuple[str, ...] | None = None,
         kind: str = VALUE,
         group: str | None = None,
+        shown: str | None = None,
     ) -> None:
         self.name = name
         self.default = default
@@ -63,6 +75,8 @@ class Option:
         self.kind = kind
         #: The argument group of ``fakeqemu serve --help`` it is listed in.
         self.group = group
+        #: The default as the command line spells it, where that differs from its value.
+        self.shown = str(default) if shown is None else shown
 
     def __repr__(self) -> str:
         return f"Option({self.name!r}, {self.default!r})"
@@ -98,9 +112,11 @@ CONFIG_OPTIONS: tuple[Option, ...] = (
     Option(
         "memory",
         parse_memory("128M"),
-        "guest RAM in bytes, or as -m spells it: a plain number is MiB, 512M, 4G",
+        "guest RAM as -m spells it (a plain number is MiB; 512M, 4G), or bytes from Python",
         ("--memory", "-m"),
         parse=parse_memory,
+        metavar="SIZE",
+        shown="128M",
     ),
     Option(
         "backend",
@@ -170,12 +186,6 @@ def _argument_type(parse: Callable[[str], Any]) -> Callable[[str], Any]:
     return read
 
 
-def _shown(option: Option) -> str:
-    if option.name == "memory":
-        return "128M"  # as the flag takes it: the bytes of parse_memory("128M")
-    return str(option.default)
-
-
 def add_arguments(parser: argparse.ArgumentParser, options: Iterable[Option]) -> None:
     """The command-line flags of ``options``, each stored under the option's name."""
     groups: dict[str, Any] = {}
@@ -199,7 +209,7 @@ def add_arguments(parser: argparse.ArgumentParser, options: Iterable[Option]) ->
             else:
                 settings.update(default=option.default, choices=option.choices)
                 if option.default is not None:
-                    settings["help"] += f" (default {_shown(option)})"
+                    settings["help"] += f" (default {option.shown})"
         where.add_argument(*option.flags, **settings)
 
 

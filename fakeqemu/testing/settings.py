@@ -7,7 +7,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from fakeqemu.fake.config import FakeQemuConfig
-from fakeqemu.fake.options import FIXTURE_OPTIONS, OPTIONS, SPEED
+from fakeqemu.fake.options import CONFIG_OPTIONS, FIXTURE_OPTIONS, OPTIONS, SPEED
 from fakeqemu.server.endpoints import Endpoint
 
 _FIXTURE_FIELDS = frozenset(option.name for option in (*FIXTURE_OPTIONS, SPEED))
@@ -51,9 +51,10 @@ class FakeSettings:
 
     def replace(self, **keywords: Any) -> FakeSettings:
         """These settings with ``keywords`` changed, as :meth:`from_keywords` reads them."""
-        current = {name: getattr(self.base, name) for name in OPTIONS if hasattr(self.base, name)}
-        current.update((name, getattr(self, name)) for name in _FIXTURE_FIELDS)
-        current.pop("incoming")
+        current = {
+            o.name: getattr(self.base, o.name) for o in CONFIG_OPTIONS if o.name != "incoming"
+        }
+        current |= {name: getattr(self, name) for name in _FIXTURE_FIELDS}
         return FakeSettings.from_keywords(**{**current, **keywords})
 
     @property
