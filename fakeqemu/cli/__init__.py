@@ -16,23 +16,43 @@ if TYPE_CHECKING:
     from fakeqemu.server.signals import HostSignals
 
 
-def build_parser() -> argparse.ArgumentParser:
+#: Each subcommand: its help line, and the function (``module:name``) that adds its
+#: arguments.  Only the command being run has its arguments built: ``fakeqemu serve``
+#: imports nothing of the others before its greeting.
+COMMANDS: dict[str, tuple[str, str | None]] = {
+    "serve": ("start a fake QEMU and serve QMP", "fakeqemu.cli.serve:add_serve_arguments"),
+    "profiles": ("list the QEMU releases fakeqemu imitates", None),
+    "capture": (
+        "record a real QEMU (probes, queries, ...)",
+        "fakeqemu.cli.capture:add_arguments",
+    ),
+    "contracts": (
+        "JSON Schema contracts of each release and shape: validate, export, diff",
+        "fakeqemu.cli.contracts:add_arguments",
+    ),
+    "record": (
+        "proxy a QMP client to a QEMU monitor and write a cassette",
+        "fakeqemu.cli.cassettes:add_record_arguments",
+    ),
+    "replay": (
+        "serve a cassette: recorded replies to the recorded requests, strictly",
+        "fakeqemu.cli.cassettes:add_replay_arguments",
+    ),
+}
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The ``fakeqemu`` parser; with ``command``, only that subcommand's arguments are
+    built (every subcommand is still listed, for ``--help``)."""
     parser = argparse.ArgumentParser(
         prog="fakeqemu", description="A QMP test double for QEMU 7.2, 10.0 and 11.1."
     )
     sub = parser.add_subparsers(dest="command", required=True)
-
-    from fakeqemu.cli.serve import add_parser as add_serve_parser
-
-    add_serve_parser(sub)
-    sub.add_parser("profiles", help="list the QEMU releases fakeqemu imitates")
-    from fakeqemu.cli.capture import add_parser as add_capture_parser
-    from fakeqemu.cli.cassettes import add_parsers as add_cassette_parsers
-    from fakeqemu.cli.contracts import add_parser as add_contracts_parser
-
-    add_capture_parser(sub)
-    add_contracts_parser(sub)
-    add_cassette_parsers(sub)
+    for name, (summary, adder) in COMMANDS.items():
+        subparser = sub.add_parser(name, help=summary)
+        if adder is not None and command in (None, name):
+            module, _, function = adder.partition(":")
+            getattr(__import__(module, fromlist=[function]), function)(subparser)
     return parser
 
 
@@ -47,7 +67,8 @@ def main(argv: list[str] | None = None) -> int:
 
         signals = HostSignals()
     try:
-        return _run(build_parser().parse_args(argv), signals)
+        chosen = command[0] if command and command[0] in COMMANDS else None
+        return _run(build_parser(chosen).parse_args(argv), signals)
     except BrokenPipeError:
         # `fakeqemu contracts diff ... | head`: the reader left; say nothing more
         # (Python's documented way: point stdout at /dev/null so the exit flush is quiet).

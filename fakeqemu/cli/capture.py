@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
 
 
-def add_parser(sub: Any) -> None:
-    capture = sub.add_parser("capture", help="record a real QEMU (probes, queries, ...)")
+def add_arguments(capture: argparse.ArgumentParser) -> None:
     capture.add_argument("what", choices=("probes", "queries", "hmp", "commands", "migrations"))
     capture.add_argument("out", help="file to write")
     capture.add_argument("--qemu", default="qemu-system-x86_64", help="QEMU binary")

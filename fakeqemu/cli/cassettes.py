@@ -31,10 +31,7 @@ def _add_endpoints(parser: argparse.ArgumentParser, what: str) -> None:
     parser.add_argument("--once", action="store_true", help="stop once the first client has gone")
 
 
-def add_parsers(subparsers: Any) -> None:
-    record = subparsers.add_parser(
-        "record", help="proxy a QMP client to a QEMU monitor and write a cassette"
-    )
+def add_record_arguments(record: argparse.ArgumentParser) -> None:
     record.add_argument("cassette", help="file to write")
     record.add_argument(
         "--monitor",
@@ -53,9 +50,8 @@ def add_parsers(subparsers: Any) -> None:
     )
     _add_endpoints(record, "the proxy")
 
-    replay = subparsers.add_parser(
-        "replay", help="serve a cassette: recorded replies to the recorded requests, strictly"
-    )
+
+def add_replay_arguments(replay: argparse.ArgumentParser) -> None:
     replay.add_argument("cassette", help="a cassette, or a transcript of tests/data/recordings")
     replay.add_argument("--side", help="which side of a two-sided transcript (src, dst)")
     matching = replay.add_argument_group(

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from fakeqemu.vocabulary import PROFILE_NAMES, ROLES, SHAPES
 
@@ -18,11 +18,8 @@ if TYPE_CHECKING:
     from fakeqemu.contracts.messages import Received, Unreadable
 
 
-def add_parser(subparsers: Any) -> None:
-    """Register ``contracts`` on the ``fakeqemu`` subcommand parser."""
-    contracts = subparsers.add_parser(
-        "contracts", help="JSON Schema contracts of each release and shape: validate, export, diff"
-    )
+def add_arguments(contracts: argparse.ArgumentParser) -> None:
+    """``validate``, ``export`` and ``diff`` under ``fakeqemu contracts``."""
     actions = contracts.add_subparsers(dest="contracts_command", required=True)
 
     check = actions.add_parser("validate", help="check QMP messages against a contract")

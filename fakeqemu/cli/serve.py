@@ -13,7 +13,7 @@ import argparse
 import os
 import socket
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from fakeqemu.fake.qemu import FakeQemu
@@ -30,12 +30,11 @@ class ServeError(Exception):
         self.status = status
 
 
-def add_parser(sub: Any) -> None:
+def add_serve_arguments(serve: argparse.ArgumentParser) -> None:
     """``fakeqemu serve``: its monitors, then every configuration field (fake.options)."""
     from fakeqemu.cli.endpoints import add_endpoint_arguments
     from fakeqemu.fake.options import CONFIG_OPTIONS, SPEED, add_arguments
 
-    serve = sub.add_parser("serve", help="start a fake QEMU and serve QMP")
     add_endpoint_arguments(serve, "monitors (at least one; each may be repeated)", connect=True)
     add_arguments(serve, (*CONFIG_OPTIONS, SPEED))
     serve.add_argument("-v", "--verbose", action="store_true", help="log each command served")
