@@ -120,9 +120,7 @@ def migrate(ctx: CommandContext, args: dict[str, Any]) -> QValue:
         # fails at once (the events come before the reply instead of after it).
         outgoing.fail(vm.clock(), error.desc)
         return {}
-    if vm.transport is None:
-        raise QmpError("fakeqemu: this fake has no migration transport")
-    vm.transport.connect(address.uri, outgoing)
+    vm.require_transport().connect(address.uri, outgoing)
     return {}
 
 

@@ -12,26 +12,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from fakeqemu.backends.interface import ReceiveBackend, ReceivedPages
+from fakeqemu.profiles.patch import DESTINATION_REPORTED
 
 if TYPE_CHECKING:
     from fakeqemu.profiles import Profile
-
-#: Destination states that query-migrate reports (fill_destination_migration_info).
-REPORTED = frozenset(
-    {
-        "setup",
-        "cancelling",
-        "cancelled",
-        "active",
-        "postcopy-device",
-        "postcopy-active",
-        "postcopy-paused",
-        "postcopy-recover",
-        "failed",
-        "colo",
-        "completed",
-    }
-)
 
 
 @dataclass
@@ -107,4 +91,4 @@ class IncomingMigration:
 
     @property
     def reported(self) -> bool:
-        return self.status in REPORTED
+        return self.status in DESTINATION_REPORTED

@@ -18,10 +18,11 @@ from typing import Any
 import trio
 import trio.testing
 
-from fakeqemu.fake import FakeQemu, FakeQemuConfig
-from fakeqemu.server import Endpoint, serve
-from tests.integration.processes import TIMEOUT, serving, stop, wait_for
-from tests.qmp_client import Client
+from fakeqemu.fake.config import FakeQemuConfig
+from fakeqemu.server.serve import Endpoint, serve
+from tests.support.processes import TIMEOUT, serving, stop, wait_for
+from tests.support.qmp_client import Client
+from tests.support.strict import make_fake
 
 #: The fakes' clock runs this much faster than real time (not autojump: with real
 #: sockets it could jump past a reply still in the kernel, to the test's deadline).
@@ -32,8 +33,8 @@ async def test_the_incoming_unix_socket_stays_while_migrating(
     tmp_path: Path, mock_clock: trio.testing.MockClock
 ) -> None:
     mock_clock.rate = RATE
-    source = FakeQemu(FakeQemuConfig(memory=1 << 30))
-    destination = FakeQemu(FakeQemuConfig(incoming="defer"))
+    source = make_fake(FakeQemuConfig(memory=1 << 30))
+    destination = make_fake(FakeQemuConfig(incoming="defer"))
     incoming = trio.Path(tmp_path / "mig.sock")
     async with trio.open_nursery() as nursery:
         await nursery.start(serve, source, [Endpoint("unix", path=str(tmp_path / "s.sock"))])
