@@ -93,7 +93,7 @@ def run_scenario(name: str, target: Target, sizes: Sizes) -> Outcome:
         return outcome
 
 
-def _compare(name: str, outcomes: list[Outcome]) -> None:
+def compare(name: str, outcomes: list[Outcome]) -> None:
     """Figures that need both sides: whether the garbage got the same replies."""
     if name != "garbage" or len(outcomes) != 2:
         return
@@ -167,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
         results: dict[str, list[Outcome]] = {}
         for name in names:
             outcomes = [run_scenario(name, target, sizes) for target in targets]
-            _compare(name, outcomes)
+            compare(name, outcomes)
             print_table(SCENARIOS[name][0](sizes), outcomes)
             sys.stdout.flush()
             failed = failed or any(outcome.problems for outcome in outcomes)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import subprocess
 import time
+from contextlib import ExitStack
 from typing import Any
 
 from bench.config import Sizes
@@ -25,6 +26,8 @@ from bench.servers import BenchError, Processes, Server, Target
 
 POLL = 0.05
 EVENTS = {"capabilities": [{"capability": "events", "state": True}]}
+#: Source states on the way to ``failed`` (11.1 passes through ``failing``).
+STILL_GOING = ("setup", "active", "device", "pre-switchover", "failing")
 #: How long a surviving side gets to notice that its peer has gone.
 NOTICE_TIMEOUT = 30.0
 
@@ -46,14 +49,15 @@ def _ok(reply: dict[str, Any], what: str) -> Any:
 
 
 def _start_migration(
-    procs: Processes, target: Target, sizes: Sizes, pair: str
+    procs: Processes, stack: ExitStack, target: Target, sizes: Sizes, pair: str
 ) -> tuple[Server, Server, QmpLines, QmpLines]:
-    """A source and a destination, migrating; once the source has been active a while."""
+    """A source and a destination, migrating; once the source has been active a while.
+    Their monitors are closed with ``stack``."""
     memory = _memory_args(target, sizes)
     source = procs.start(target, 1, *memory, name=f"{pair}-src")
     destination = procs.start(target, 1, *memory, *_incoming_args(target), name=f"{pair}-dst")
-    src = QmpLines.connect(source.sockets[0], sizes.timeout)
-    dst = QmpLines.connect(destination.sockets[0], sizes.timeout)
+    src = stack.enter_context(QmpLines.connect(source.sockets[0], sizes.timeout))
+    dst = stack.enter_context(QmpLines.connect(destination.sockets[0], sizes.timeout))
     for monitor in (src, dst):
         monitor.negotiate()
         _ok(monitor.execute("migrate-set-capabilities", EVENTS), "migrate-set-capabilities")
@@ -75,8 +79,10 @@ def _start_migration(
     return source, destination, src, dst
 
 
-def _kill_destination(procs: Processes, target: Target, sizes: Sizes, outcome: Outcome) -> None:
-    source, destination, src, dst = _start_migration(procs, target, sizes, "a")
+def _kill_destination(
+    procs: Processes, stack: ExitStack, target: Target, sizes: Sizes, outcome: Outcome
+) -> None:
+    source, destination, src, dst = _start_migration(procs, stack, target, sizes, "a")
     before = source.rss_kib()
     dst.close()
     destination.kill()
@@ -84,7 +90,7 @@ def _kill_destination(procs: Processes, target: Target, sizes: Sizes, outcome: O
     info: dict[str, Any] = {}
     while time.monotonic() - killed < NOTICE_TIMEOUT:
         info = _ok(src.execute("query-migrate"), "query-migrate")
-        if info.get("status") not in ("active", "setup", "device", "pre-switchover"):
+        if info.get("status") not in STILL_GOING:
             break
         time.sleep(POLL)
     noticed = time.monotonic() - killed
@@ -99,11 +105,12 @@ def _kill_destination(procs: Processes, target: Target, sizes: Sizes, outcome: O
     if not serving:
         outcome.problems.append("the source stopped serving after its destination died")
     outcome.memory(source, before)
-    src.close()
 
 
-def _kill_source(procs: Processes, target: Target, sizes: Sizes, outcome: Outcome) -> None:
-    source, destination, src, dst = _start_migration(procs, target, sizes, "b")
+def _kill_source(
+    procs: Processes, stack: ExitStack, target: Target, sizes: Sizes, outcome: Outcome
+) -> None:
+    source, destination, src, dst = _start_migration(procs, stack, target, sizes, "b")
     src.close()
     source.kill()
     last_status = "?"
@@ -131,6 +138,8 @@ def _kill_source(procs: Processes, target: Target, sizes: Sizes, outcome: Outcom
 def migration_kill(procs: Processes, target: Target, sizes: Sizes) -> Outcome:
     """Both kills, each on a fresh pair of servers."""
     outcome = Outcome("kill", target)
-    _kill_destination(procs, target, sizes, outcome)
-    _kill_source(procs, target, sizes, outcome)
+    with ExitStack() as stack:
+        _kill_destination(procs, stack, target, sizes, outcome)
+    with ExitStack() as stack:
+        _kill_source(procs, stack, target, sizes, outcome)
     return outcome

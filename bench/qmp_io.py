@@ -52,6 +52,12 @@ class QmpLines:
     def close(self) -> None:
         self.sock.close()
 
+    def __enter__(self) -> QmpLines:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
     def send(self, data: bytes) -> None:
         self.sock.sendall(data)
 
@@ -109,15 +115,18 @@ def request_line(command: str, ident: int) -> bytes:
 class ReplyChecker:
     """Counts the replies to requests with consecutive ids: in order, lost, malformed.
 
-    A reply is ``malformed`` unless it is a JSON object with ``return`` and an ``id``
-    that was sent and not yet answered; ``misordered`` if it answers a later request
-    than the oldest unanswered one (the ones it skipped are counted lost if they
-    never come); events are counted apart.
+    A line that carries the ``id`` of a request sent and not yet answered answers it;
+    it is ``misordered`` if an older request is still unanswered, and ``malformed``
+    unless it is a ``return``.  Any other line that is not an event is ``malformed``
+    (not JSON, not an object, an id never sent or answered twice).  Requests never
+    answered are ``outstanding``: lost, once the replies have stopped coming.
     """
 
     def __init__(self, first_id: int) -> None:
         self.expected = first_id
         self.sent_until = first_id
+        #: Lines read that were not events.
+        self.lines = 0
         self.answered = 0
         self.misordered = 0
         self.malformed = 0
@@ -131,29 +140,35 @@ class ReplyChecker:
         try:
             message = json.loads(line)
         except ValueError:
-            self.malformed += 1
-            return
+            message = None
         if isinstance(message, dict) and "event" in message:
             self.events += 1
             return
+        self.lines += 1
         ident = message.get("id") if isinstance(message, dict) else None
-        if (
-            not isinstance(ident, int)
-            or not self.expected <= ident < self.sent_until
-            or "return" not in message
-            or ident in self._early
-        ):
+        if not self._outstanding(ident):
             self.malformed += 1
             return
+        assert isinstance(message, dict)
+        assert isinstance(ident, int)
         self.answered += 1
-        if ident == self.expected:
-            self.expected += 1
-            while self.expected in self._early:
-                self._early.discard(self.expected)
-                self.expected += 1
-        else:
+        if "return" not in message:
+            self.malformed += 1
+        if ident != self.expected:
             self.misordered += 1
             self._early.add(ident)
+            return
+        self.expected += 1
+        while self.expected in self._early:
+            self._early.discard(self.expected)
+            self.expected += 1
+
+    def _outstanding(self, ident: object) -> bool:
+        return (
+            isinstance(ident, int)
+            and self.expected <= ident < self.sent_until
+            and ident not in self._early
+        )
 
     @property
     def outstanding(self) -> int:

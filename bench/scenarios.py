@@ -93,8 +93,8 @@ async def _pipeline(
         writer.write(_batch(first + start, count))
         checker.sent(count)
         await writer.drain()
-        wanted = checker.answered + checker.malformed + count
-        while checker.answered + checker.malformed < wanted:
+        wanted = checker.lines + count
+        while checker.lines < wanted:
             data = await reader.read(RECV_SIZE)
             if not data:
                 run.failed = "the server closed the connection"
@@ -226,34 +226,33 @@ def _write_then_read(
     outcome = Outcome(scenario, target)
     server = procs.start(target, 1)
     before = server.rss_kib()
-    monitor = QmpLines.connect(server.sockets[0], sizes.timeout)
-    monitor.negotiate()
-    checker = ReplyChecker(0)
-    payload = b"".join(request_line(command, ident) for ident in range(count))
-    began = time.perf_counter()
-    monitor.send(payload)
-    checker.sent(count)
-    written = time.perf_counter() - began
-    lengths = []
-    try:
-        while checker.answered + checker.malformed < count:
-            line = monitor.read_line()
-            lengths.append(len(line))
-            checker.check(line)
-    except (OSError, ConnectionError) as error:
-        outcome.problems.append(str(error))
-    seconds = time.perf_counter() - began
-    outcome.add("requests written", count)
-    outcome.add("bytes written", len(payload))
-    outcome.add("write seconds", round(written, 2), ratio=True)
-    outcome.add("seconds to last reply", round(seconds, 2), ratio=True)
-    outcome.add("replies/s", round(checker.answered / seconds), ratio=True)
-    outcome.add("reply MB/s", round(sum(lengths) / seconds / 1e6, 1), ratio=True)
-    outcome.require_zero(
-        lost=checker.outstanding, misordered=checker.misordered, malformed=checker.malformed
-    )
-    outcome.memory(server, before)
-    monitor.close()
+    with QmpLines.connect(server.sockets[0], sizes.timeout) as monitor:
+        monitor.negotiate()
+        checker = ReplyChecker(0)
+        payload = b"".join(request_line(command, ident) for ident in range(count))
+        began = time.perf_counter()
+        monitor.send(payload)
+        checker.sent(count)
+        written = time.perf_counter() - began
+        lengths = []
+        try:
+            while checker.lines < count:
+                line = monitor.read_line()
+                lengths.append(len(line))
+                checker.check(line)
+        except (OSError, ConnectionError) as error:
+            outcome.problems.append(str(error))
+        seconds = time.perf_counter() - began
+        outcome.add("requests written", count)
+        outcome.add("bytes written", len(payload))
+        outcome.add("write seconds", round(written, 2), ratio=True)
+        outcome.add("seconds to last reply", round(seconds, 2), ratio=True)
+        outcome.add("replies/s", round(checker.answered / seconds), ratio=True)
+        outcome.add("reply MB/s", round(sum(lengths) / seconds / 1e6, 1), ratio=True)
+        outcome.require_zero(
+            lost=checker.outstanding, misordered=checker.misordered, malformed=checker.malformed
+        )
+        outcome.memory(server, before)
     return outcome, checker, lengths
 
 

@@ -216,6 +216,7 @@ class Processes:
             raise
         finally:
             timer.cancel()
+            timer.join()  # if it fired: until every server is reaped
         if self.timed_out:
             raise BenchError(f"timed out after {seconds:.0f} s; every server was killed")
 
