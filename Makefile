@@ -37,8 +37,12 @@ docs: $(STAMP)
 
 test: lint typecheck pytest docs
 
+# The load and fault benchmark takes about 40 min against one real QEMU (1 GiB of
+# garbage at QEMU's 0.5 MB/s); BENCH_ARGS=--quick takes a few minutes.
+BENCH_ARGS ?=
 bench: $(STAMP)
 	$(BIN)/python -m bench.run
+	$(BIN)/python -m bench.load $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) build site *.egg-info .mypy_cache .pytest_cache .ruff_cache

@@ -25,8 +25,9 @@ from bench.qmp_io import QmpLines
 
 #: How QEMU is started for the benchmark (as tests/data/recordings/README.md describes).
 QEMU_BASE = ("-nodefaults", "-display", "none", "-accel", "tcg", "-machine", "pc")
-#: Where ``--qemu 10.0`` and ``--qemu 11.1`` live on the development machine.
+#: Where ``--qemu 7.2``, ``10.0`` and ``11.1`` live on the development machine.
 KNOWN_QEMUS = {
+    "7.2": "/usr/bin/qemu-system-x86_64",
     "10.0": "/usr/local/bin/qemu-system-x86_64-10.0",
     "11.1": "/usr/local/bin/qemu-system-x86_64-11.1",
 }
@@ -66,7 +67,12 @@ def qemu_release(binary: str) -> str:
 
 def qemu_targets(choice: str | None) -> list[Target]:
     """The real QEMUs named by ``--qemu`` (comma separated releases or binaries, ``none``);
-    by default ``$FAKEQEMU_REAL_QEMU`` or ``qemu-system-x86_64`` on PATH, if any."""
+    by default ``$FAKEQEMU_REAL_QEMU`` or ``qemu-system-x86_64`` on PATH, if any.
+
+    Each must be a release the fake has a profile for: it is compared with that profile.
+    """
+    from fakeqemu.fast_start import PROFILE_NAMES  # light: no trio, no profile data
+
     if choice is None:
         default = os.environ.get("FAKEQEMU_REAL_QEMU") or shutil.which("qemu-system-x86_64")
         names = [default] if default else []
@@ -77,11 +83,14 @@ def qemu_targets(choice: str | None) -> list[Target]:
     targets = []
     for name in names:
         binary = KNOWN_QEMUS.get(name) or shutil.which(name) or name
-        if name == "7.2" and binary == name:
-            binary = shutil.which("qemu-system-x86_64") or name
         if not os.path.exists(binary):
             raise BenchError(f"--qemu {name}: no such QEMU binary")
-        targets.append(Target("qemu", qemu_release(binary), binary))
+        release = qemu_release(binary)
+        if name in KNOWN_QEMUS and release != name:
+            raise BenchError(f"--qemu {name}: {binary} is QEMU {release}")
+        if release not in PROFILE_NAMES:
+            raise BenchError(f"{binary} is QEMU {release}; the fake imitates {PROFILE_NAMES}")
+        targets.append(Target("qemu", release, binary))
     return targets
 
 
