@@ -83,6 +83,10 @@ QEMU_11_1 = QEMU_10_0.extend(
     sync_before_empty_switchover=True,
     exact_sync_with_postcopy_ram=True,
     switchover_cancel_error="Switchover is interrupted",
+    # Observed: 11.1 appends the footer check's error to the load error.
+    torn_stream_error=(
+        "load of migration failed: Invalid argument: Section footer error, section_id: 1"
+    ),
 )
 
 

@@ -144,6 +144,10 @@ class Profile:
     postcopy_active_before_stop: bool = False
     #: ``migrate_cancel`` is refused once postcopy runs (8.x on).
     postcopy_cancel_refused: bool = True
+    #: The load error of a destination whose stream ends inside a section (its source
+    #: was killed or cancelled mid-migration), after check_section_footer()'s line
+    #: (observed: bench/migration_kill.py).
+    torn_stream_error: str = "load of migration failed: Invalid argument"
 
     def extend(self, **changes: Any) -> Profile:
         """A new profile that differs from this one only in ``changes``."""

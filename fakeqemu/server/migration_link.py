@@ -163,7 +163,9 @@ class TrioMigrationTransport:
         except (trio.BrokenResourceError, trio.ClosedResourceError):
             pass
         if incoming.status != "completed":
-            incoming.stream_broken("load of migration failed: Input/output error")
+            incoming.stream_torn()
+        for report in incoming.take_error_reports():
+            qemu_error_report(report)
 
     def _receive_line(self, incoming: IncomingMigration, line: bytes) -> None:
         try:

@@ -163,4 +163,4 @@ async def test_a_failing_migration_task_fails_the_migration_not_the_server(
     err = capsys.readouterr().err
     assert "the outgoing migration task failed; the migration fails, the server goes on" in err
     assert "RuntimeError: injected failure in the RAM backend" in err
-    assert "qemu-system-x86_64: load of migration failed: Input/output error" in err
+    assert "qemu-system-x86_64: load of migration failed: Invalid argument" in err
