@@ -90,32 +90,36 @@ def _build_transitions() -> tuple[bytes, ...]:
         put(string, range(0x20, 0xFE), string)
         put(string, b"\\", escape)
         put(string, quote, STRING)
-    terminal(IN_ZERO, INTEGER)
-    put(IN_ZERO, digits, ERROR)
-    put(IN_ZERO, b".", IN_MANTISSA)
-    terminal(IN_EXP_DIGITS, FLOAT)
-    put(IN_EXP_DIGITS, digits, IN_EXP_DIGITS)
-    put(IN_EXP_SIGN, digits, IN_EXP_DIGITS)
-    put(IN_EXP_E, b"-+", IN_EXP_SIGN)
-    put(IN_EXP_E, digits, IN_EXP_DIGITS)
-    terminal(IN_MANTISSA_DIGITS, FLOAT)
-    put(IN_MANTISSA_DIGITS, digits, IN_MANTISSA_DIGITS)
-    put(IN_MANTISSA_DIGITS, b"eE", IN_EXP_E)
-    put(IN_MANTISSA, digits, IN_MANTISSA_DIGITS)
-    terminal(IN_DIGITS, INTEGER)
-    put(IN_DIGITS, digits, IN_DIGITS)
-    put(IN_DIGITS, b"eE", IN_EXP_E)
-    put(IN_DIGITS, b".", IN_MANTISSA)
-    put(IN_SIGN, b"0", IN_ZERO)
-    put(IN_SIGN, b"123456789", IN_DIGITS)
     letters = bytes(range(ord("a"), ord("z") + 1))
-    terminal(IN_KEYWORD, KEYWORD)
-    put(IN_KEYWORD, letters, IN_KEYWORD)
-    put(IN_START, b'"', IN_DQ_STRING)
-    put(IN_START, b"'", IN_SQ_STRING)
-    put(IN_START, b"0", IN_ZERO)
-    put(IN_START, b"123456789", IN_DIGITS)
-    put(IN_START, b"-", IN_SIGN)
+    # json-lexer.c's initialisers, state by state: a terminal kind (the token ends on
+    # any other byte, which is looked at again) and the bytes that move elsewhere.
+    table: tuple[tuple[int, int | None, tuple[tuple[bytes, int], ...]], ...] = (
+        (IN_ZERO, INTEGER, ((digits, ERROR), (b".", IN_MANTISSA))),
+        (IN_EXP_DIGITS, FLOAT, ((digits, IN_EXP_DIGITS),)),
+        (IN_EXP_SIGN, None, ((digits, IN_EXP_DIGITS),)),
+        (IN_EXP_E, None, ((b"-+", IN_EXP_SIGN), (digits, IN_EXP_DIGITS))),
+        (IN_MANTISSA_DIGITS, FLOAT, ((digits, IN_MANTISSA_DIGITS), (b"eE", IN_EXP_E))),
+        (IN_MANTISSA, None, ((digits, IN_MANTISSA_DIGITS),)),
+        (IN_DIGITS, INTEGER, ((digits, IN_DIGITS), (b"eE", IN_EXP_E), (b".", IN_MANTISSA))),
+        (IN_SIGN, None, ((b"0", IN_ZERO), (b"123456789", IN_DIGITS))),
+        (IN_KEYWORD, KEYWORD, ((letters, IN_KEYWORD),)),
+        (
+            IN_START,
+            None,
+            (
+                (b'"', IN_DQ_STRING),
+                (b"'", IN_SQ_STRING),
+                (b"0", IN_ZERO),
+                (b"123456789", IN_DIGITS),
+                (b"-", IN_SIGN),
+            ),
+        ),
+    )
+    for state, kind, moves in table:
+        if kind is not None:
+            terminal(state, kind)
+        for chars, target in moves:
+            put(state, chars, target)
     for char, kind in zip(b"{}[],:", (LCURLY, RCURLY, LSQUARE, RSQUARE, COMMA, COLON), strict=True):
         rows[IN_START][char] = kind
     put(IN_START, letters, IN_KEYWORD)

@@ -263,19 +263,13 @@ class JsonStream:
         # once; when not skipping, the parser then reports it.
         if kind == LCURLY:
             self._brace_count += 1
-        elif kind == RCURLY:
-            if self._brace_count > 0:
-                self._brace_count -= 1
-            else:
-                self._brace_count = self._bracket_count = 0
         elif kind == LSQUARE:
             self._bracket_count += 1
-        elif kind == RSQUARE:
-            if self._bracket_count > 0:
-                self._bracket_count -= 1
-            else:
-                self._brace_count = self._bracket_count = 0
-        elif kind == ERROR:
+        elif kind == RCURLY and self._brace_count > 0:
+            self._brace_count -= 1
+        elif kind == RSQUARE and self._bracket_count > 0:
+            self._bracket_count -= 1
+        elif kind in (RCURLY, RSQUARE, ERROR):
             self._brace_count = self._bracket_count = 0
         if not self._skipping_rest:
             error = self._limit_error_pushing()
