@@ -33,10 +33,10 @@ class ServeError(Exception):
 def add_serve_arguments(serve: argparse.ArgumentParser) -> None:
     """``fakeqemu serve``: its monitors, then every configuration field (fake.options)."""
     from fakeqemu.cli.endpoints import add_endpoint_arguments
-    from fakeqemu.fake.options import CONFIG_OPTIONS, SPEED, add_arguments
+    from fakeqemu.fake.options import CONFIG_OPTIONS, SERVE_OPTIONS, SPEED, add_arguments
 
     add_endpoint_arguments(serve, "monitors (at least one; each may be repeated)", connect=True)
-    add_arguments(serve, (*CONFIG_OPTIONS, SPEED))
+    add_arguments(serve, (*CONFIG_OPTIONS, SPEED, *SERVE_OPTIONS))
     serve.add_argument("-v", "--verbose", action="store_true", help="log each command served")
 
 
