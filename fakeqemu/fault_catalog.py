@@ -38,8 +38,10 @@ _TARGET = _field(
     "monitor (every monitor connection, unix and TCP) or migration (the stream to the peer)",
     default="monitor",
 )
-_DURATION = _field(NUMBER, "seconds of the fake's clock it lasts once triggered (default: until removed)")
-_TIMES = _field(TIMES, "how many requests it affects: a number or \"always\"", default=1)
+_DURATION = _field(
+    NUMBER, "seconds of the fake's clock it lasts once triggered (default: until removed)"
+)
+_TIMES = _field(TIMES, 'how many requests it affects: a number or "always"', default=1)
 _COMMAND = _field(TEXT, "the QMP command it acts on", required=True)
 
 #: Fields every fault may have.
@@ -53,25 +55,35 @@ FAULT_KINDS: dict[str, dict[str, Any]] = {
     "latency": {
         "level": TRANSPORT,
         "summary": "each reply (or migration write) leaves ms milliseconds after what caused it",
-        "fields": {"ms": _field(NUMBER, "added delay", required=True), "target": _TARGET,
-                   "duration": _DURATION},
+        "fields": {
+            "ms": _field(NUMBER, "added delay", required=True),
+            "target": _TARGET,
+            "duration": _DURATION,
+        },
     },
     "bandwidth": {
         "level": TRANSPORT,
         "summary": "writes go out at most bytes-per-second (a size: 1K, 4M)",
-        "fields": {"bytes-per-second": _field(SIZE, "the limit", required=True),
-                   "target": _TARGET, "duration": _DURATION},
+        "fields": {
+            "bytes-per-second": _field(SIZE, "the limit", required=True),
+            "target": _TARGET,
+            "duration": _DURATION,
+        },
     },
     "slicer": {
         "level": TRANSPORT,
         "summary": "writes are cut into size-byte pieces, delay-ms apart",
-        "fields": {"size": _field(INTEGER, "bytes per piece", default=1),
-                   "delay-ms": _field(NUMBER, "pause between pieces", default=0),
-                   "target": _TARGET, "duration": _DURATION},
+        "fields": {
+            "size": _field(INTEGER, "bytes per piece", default=1),
+            "delay-ms": _field(NUMBER, "pause between pieces", default=0),
+            "target": _TARGET,
+            "duration": _DURATION,
+        },
     },
     "hang": {
         "level": TRANSPORT,
-        "summary": "nothing is answered or written (requests wait unrun) until it ends or is removed",
+        "summary": "nothing is answered or written (requests wait unrun) until it ends or"
+        " is removed",
         "fields": {"target": _TARGET, "duration": _DURATION},
     },
     "reset": {
@@ -82,38 +94,50 @@ FAULT_KINDS: dict[str, dict[str, Any]] = {
     "close-after": {
         "level": TRANSPORT,
         "summary": "the connection is closed after bytes more bytes are written",
-        "fields": {"bytes": _field(INTEGER, "bytes still written", required=True),
-                   "target": _TARGET},
+        "fields": {
+            "bytes": _field(INTEGER, "bytes still written", required=True),
+            "target": _TARGET,
+        },
     },
     "error": {
         "level": QMP,
         "summary": "command is answered with an error of class and desc instead of running",
-        "fields": {"command": _COMMAND,
-                   "class": _field(TEXT, "the error class", default="GenericError"),
-                   "desc": _field(TEXT, "the error text", required=True), "times": _TIMES},
+        "fields": {
+            "command": _COMMAND,
+            "class": _field(TEXT, "the error class", default="GenericError"),
+            "desc": _field(TEXT, "the error text", required=True),
+            "times": _TIMES,
+        },
     },
     "delay": {
         "level": QMP,
         "summary": "the reply to command (and what follows it on that monitor) waits ms",
-        "fields": {"command": _COMMAND, "ms": _field(NUMBER, "the delay", required=True),
-                   "times": _TIMES},
+        "fields": {
+            "command": _COMMAND,
+            "ms": _field(NUMBER, "the delay", required=True),
+            "times": _TIMES,
+        },
     },
     "event": {
         "level": QMP,
         "summary": "an event (any name, any data) is sent: now, or before or after command's reply",
-        "fields": {"event": _field(TEXT, "the event's name", required=True),
-                   "data": _field(OBJECT, "the event's data (none: no data member)"),
-                   "command": _field(TEXT, "send it around this command's reply"),
-                   "when": _field(CHOICE, "before or after the reply", default="after"),
-                   "times": _TIMES},
+        "fields": {
+            "event": _field(TEXT, "the event's name", required=True),
+            "data": _field(OBJECT, "the event's data (none: no data member)"),
+            "command": _field(TEXT, "send it around this command's reply"),
+            "when": _field(CHOICE, "before or after the reply", default="after"),
+            "times": _TIMES,
+        },
     },
     "reorder": {
         "level": QMP,
         "summary": "events command raises come after its reply instead of before, as QEMU"
         " sends events raised from its migration thread",
-        "fields": {"command": _COMMAND,
-                   "event": _field(TEXT, "only this event (default: every event)"),
-                   "times": _TIMES},
+        "fields": {
+            "command": _COMMAND,
+            "event": _field(TEXT, "only this event (default: every event)"),
+            "times": _TIMES,
+        },
     },
     "query-migrate-without-ram": {
         "level": QMP,
@@ -245,7 +269,7 @@ def scenario_names() -> str:
 
 def describe() -> str:
     """Everything above as text: what ``fakeqemu faults`` prints."""
-    lines = ["Faults: JSON objects {\"kind\": ..., \"trigger\": ..., ...}", ""]
+    lines = ['Faults: JSON objects {"kind": ..., "trigger": ..., ...}', ""]
     for level in LEVELS:
         lines.append(f"{level} faults:")
         for name, kind in FAULT_KINDS.items():
@@ -264,7 +288,7 @@ def describe() -> str:
     lines += [f"  {name}: {text}" for name, text in TRIGGERS.items()]
     lines += ["", "scenarios (--scenario NAME, or a timeline as JSON or TOML):"]
     lines += [f"  {name}: {text}" for name, (text, _) in SCENARIOS.items()]
-    lines += ["", "a timeline is a list of steps (or {\"steps\": [...]}); a step sets:"]
+    lines += ["", 'a timeline is a list of steps (or {"steps": [...]}); a step sets:']
     lines += [f"  {name}: {text}" for name, text in SCENARIO_FIELDS.items()]
     lines += ["  and starts (one of these; none: when the migration starts):"]
     lines += [f"  {name}: {text}" for name, text in SCENARIO_TRIGGERS.items()]

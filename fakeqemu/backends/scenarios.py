@@ -12,7 +12,7 @@ TOML or Python.  The model backend (:mod:`fakeqemu.backends.model`) plays it thr
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from fakeqemu.backends.options import BackendError
@@ -102,18 +102,18 @@ def parse_step(index: int, data: Any) -> Step:
     starts = [key for key in SCENARIO_TRIGGERS if key in data]
     if len(starts) > 1:
         raise ScenarioError(f"{where}: give one of {', '.join(starts)}, not several")
-    step = Step()
+    values: dict[str, Any] = {}
     for key, value in data.items():
         name = f"{where}: {key}"
         if key in ("at", "after"):
-            step = replace(step, **{key: _number(name, value)})
+            values[key] = _number(name, value)
         elif key == "at-percent":
-            step = replace(step, at_percent=_number(name, value, 100))
+            values["at_percent"] = _number(name, value, 100)
         elif key in ("dirty-rate", "link-bandwidth"):
-            step = replace(step, **{key.replace("-", "_"): _rate(name, value)})
+            values[key.replace("-", "_")] = _rate(name, value)
         else:
-            step = replace(step, **{key.replace("-", "_"): _number(name, value, 1)})
-    return step
+            values[key.replace("-", "_")] = _number(name, value, 1)
+    return Step(**values)
 
 
 def parse_timeline(data: Any, name: str = "custom") -> Timeline:

@@ -3,9 +3,10 @@
 A :class:`Journal` hangs on a :class:`~fakeqemu.fake.qemu.FakeQemu` before it
 serves.  It is a sequence of :class:`Call` (``for call in journal``, ``journal[-1]``,
 ``len(journal)``), as pytest-httpserver's log is, and :attr:`Journal.faults` lists
-every fault the fake injected (:class:`~fakeqemu.model.faults.FaultRecord`).  Accepted commands reach it through ``Executor.observers`` (with the
-arguments as the client sent them); every reply, errors included, through the
-sessions' ``message_observers``, so a misspelt command or a wrong argument
+every fault the fake injected (:class:`~fakeqemu.model.faults.FaultRecord`).
+Accepted commands reach it through ``Executor.observers`` (with the arguments as
+the client sent them); every reply, errors included, through the sessions'
+``message_observers``, so a misspelt command or a wrong argument
 shows in the journal too, as the error QEMU would have answered.
 
 The fake appends from its own thread when it runs in one, and tests read from

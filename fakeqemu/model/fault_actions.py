@@ -11,6 +11,7 @@ one message through and no other.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -126,10 +127,10 @@ class FaultActions:
             reorder.use()
             names = ", ".join(event.name for event in held) or "no event"
             engine.record(reorder, f"sent {names} after the reply to {command}", command)
-        session.after_reply += [lambda event=event: session.on_event(event) for event in held]
+        session.after_reply += [functools.partial(session.on_event, event) for event in held]
         for fault in after:
             what = f"sent {fault.spec.get('event')} after the reply to {command}"
-            session.after_reply.append(lambda fault=fault, what=what: self.emit(fault, what))
+            session.after_reply.append(functools.partial(self.emit, fault, what))
         for fault in faults:
             if fault.kind == "query-migrate-without-ram":
                 result = self._without_ram(fault, session, result)

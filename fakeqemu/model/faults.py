@@ -44,8 +44,13 @@ class FaultRecord:
     command: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {"id": self.id, "kind": self.kind, "at": self.at, "detail": self.detail,
-                "command": self.command}
+        return {
+            "id": self.id,
+            "kind": self.kind,
+            "at": self.at,
+            "detail": self.detail,
+            "command": self.command,
+        }
 
 
 class Fault:
@@ -121,9 +126,8 @@ class FaultEngine:
             raise FaultError(f"fault {spec.kind!r} acts on a destination; this fake is a {role}")
         fault = Fault(f"f{next(self._ids)}", spec, self.vm.clock())
         self.faults[fault.id] = fault
-        if spec.trigger.kind == "now":
-            self._arm(fault, fault.added_at)
-        elif spec.trigger.kind == "status" and spec.trigger.value == self._status():
+        trigger = spec.trigger
+        if trigger.kind == "now" or (trigger.kind == "status" and trigger.value == self._status()):
             self._arm(fault, fault.added_at)
         self.changed()
         return fault.id
@@ -159,7 +163,9 @@ class FaultEngine:
         if fault.kind in ONE_SHOT:
             fault.done = True
             self.actions.fire(fault, now)
-        elif fault.spec.level != "qmp" or fault.kind == "event" and fault.spec.get("command") is None:
+        elif fault.spec.level != "qmp" or (
+            fault.kind == "event" and fault.spec.get("command") is None
+        ):
             if fault.kind == "event":
                 fault.done = True
             self.actions.fire(fault, now)
@@ -202,8 +208,10 @@ class FaultEngine:
             trigger = fault.spec.trigger
             if fault.armed_at is None:
                 due = trigger.kind == "after" and now >= fault.added_at + float(trigger.value)
-                due |= trigger.kind == "percent" and progress is not None and (
-                    progress >= float(trigger.value)
+                due |= (
+                    trigger.kind == "percent"
+                    and progress is not None
+                    and (progress >= float(trigger.value))
                 )
                 if due:
                     self._arm(fault, now)
@@ -233,11 +241,11 @@ class FaultEngine:
         now = self.vm.clock()
         for fault in list(self.faults.values()):
             trigger = fault.spec.trigger
-            if fault.armed_at is None and trigger.kind == "call":
-                if trigger.command == request.command:
-                    fault.calls += 1
-                    if fault.calls >= trigger.value:
-                        self._arm(fault, now)
+            waiting = fault.armed_at is None and trigger.kind == "call"
+            if waiting and trigger.command == request.command:
+                fault.calls += 1
+                if fault.calls >= trigger.value:
+                    self._arm(fault, now)
         return self.actions.around(request, run)
 
     def record(self, fault: Fault, detail: str, command: str | None = None) -> FaultRecord:

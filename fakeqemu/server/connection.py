@@ -192,15 +192,18 @@ class MonitorConnection:
         """Run requests while the output budget allows, and write what they produce."""
         try:
             while not self._broken():
-                if self._toxics.reset_due:
-                    await abort(self.stream)
-                    break
                 hung = self._toxics.hung
                 if not hung:
                     self._feed()
+                if self._toxics.reset_due:
+                    # After the requests: one that triggers a reset gets no reply.
+                    await abort(self.stream)
+                    break
                 if self._broken():
                     break
-                sendable = 0 if hung else self._held.sendable(trio.current_time(), len(self._outbox))
+                sendable = (
+                    0 if hung else self._held.sendable(trio.current_time(), len(self._outbox))
+                )
                 if sendable:
                     if sendable == len(self._outbox):
                         data, self._outbox = bytes(self._outbox), bytearray()

@@ -10,6 +10,7 @@ per reply, so the monitor connection keeps their times (:class:`HeldOutput`).
 from __future__ import annotations
 
 import collections
+import contextlib
 import math
 import socket
 import struct
@@ -104,10 +105,8 @@ async def abort(stream: trio.abc.Stream) -> None:
     """Close ``stream`` with a reset (RST), as a peer whose process died does."""
     sock = getattr(stream, "socket", None)
     if sock is not None:
-        try:
+        with contextlib.suppress(OSError):  # already closed: nothing to reset
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        except OSError:
-            pass  # already closed: nothing to reset
     with trio.CancelScope(shield=True):
         await stream.aclose()
 

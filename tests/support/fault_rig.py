@@ -23,27 +23,44 @@ from tests.support.strict import make_fake
 class Served:
     fake: FakeQemu
     journal: Journal
-    path: str
+    path: str | tuple[str, int]
     clients: list[Client] = field(default_factory=list)
+
+    async def connect(self) -> Client:
+        """A client (not negotiated), closed when :func:`served`'s block ends."""
+        if isinstance(self.path, str):
+            stream: trio.abc.Stream = await trio.open_unix_socket(self.path)
+        else:
+            stream = await trio.open_tcp_stream(*self.path)
+        client = Client(stream)
+        self.clients.append(client)
+        return client
 
     async def client(self) -> Client:
         """A negotiated client, closed when :func:`served`'s block ends."""
-        client = await Client.unix(self.path, negotiate=True)
-        self.clients.append(client)
+        client = await self.connect()
+        await client.line()
+        assert await client.execute(b'{"execute":"qmp_capabilities"}') == {"return": {}}
         return client
 
 
 @contextlib.asynccontextmanager
-async def served(tmp_path: Path, *configs: FakeQemuConfig) -> AsyncIterator[list[Served]]:
-    """Serve each config on ``tmp_path/<n>.sock``; cancelled when the block ends."""
+async def served(
+    tmp_path: Path, *configs: FakeQemuConfig, monitor: str = "unix"
+) -> AsyncIterator[list[Served]]:
+    """Serve each config on ``tmp_path/<n>.sock`` (or TCP on a free loopback port);
+    cancelled when the block ends."""
     async with trio.open_nursery() as nursery:
         fakes = []
         for index, config in enumerate(configs):
             fake = make_fake(config)
             journal = Journal.attach(fake)
-            path = str(tmp_path / f"{index}.sock")
-            await nursery.start(serve, fake, [Endpoint("unix", path=path)])
-            fakes.append(Served(fake, journal, path))
+            if monitor == "unix":
+                endpoint = Endpoint("unix", path=str(tmp_path / f"{index}.sock"))
+            else:
+                endpoint = Endpoint("tcp", host="127.0.0.1", port=0)
+            listening = await nursery.start(serve, fake, [endpoint])
+            fakes.append(Served(fake, journal, listening.sockets[0]))
         try:
             yield fakes
         finally:
