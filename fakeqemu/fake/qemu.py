@@ -64,6 +64,8 @@ class FakeQemu:
         self.vm.link_up = self.faults.link_up
         #: Called with every new monitor session (journals watch its replies here).
         self.session_observers: list[Callable[[QmpSession], None]] = []
+        #: Called with each session that ends (``serve -v`` logs disconnections).
+        self.session_closed_observers: list[Callable[[QmpSession], None]] = []
         #: Each open session's event listener, to unsubscribe it when the session ends.
         self._listeners: dict[QmpSession, Callable[[Event], None]] = {}
         self._dialect = JsonDialect(
@@ -127,6 +129,8 @@ class FakeQemu:
         if listener is not None:
             self.vm.events.unsubscribe(listener)
         self.faults.actions.forget(session)
+        for observe in self.session_closed_observers:
+            observe(session)
 
     # -- faults, scenarios, reset -----------------------------------------------------
 

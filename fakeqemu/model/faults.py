@@ -127,7 +127,9 @@ class FaultEngine:
         fault = Fault(f"f{next(self._ids)}", spec, self.vm.clock())
         self.faults[fault.id] = fault
         trigger = spec.trigger
-        if trigger.kind == "now" or (trigger.kind == "status" and trigger.value == self._status()):
+        if trigger.kind == "now" or (
+            trigger.kind == "status" and trigger.value == self.vm.migration_status
+        ):
             self._arm(fault, fault.added_at)
         self.changed()
         return fault.id
@@ -150,13 +152,6 @@ class FaultEngine:
             notify()
 
     # -- triggers ---------------------------------------------------------------------
-
-    def _status(self) -> str:
-        vm = self.vm
-        if vm.incoming is not None:
-            incoming = vm.incoming_migration
-            return "none" if incoming is None else incoming.status
-        return vm.source_status
 
     def _arm(self, fault: Fault, now: float) -> None:
         fault.armed_at = now

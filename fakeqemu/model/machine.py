@@ -145,6 +145,13 @@ class VirtualMachine:
     def source_status(self) -> str:
         return "none" if self.outgoing is None else self.outgoing.status
 
+    @property
+    def migration_status(self) -> str:
+        """The status of this fake's own side: incoming on a destination, else outgoing."""
+        if self.incoming is not None:
+            return "none" if self.incoming_migration is None else self.incoming_migration.status
+        return self.source_status
+
     def _migration_event(self, data: dict[str, Any], name: str = "MIGRATION") -> None:
         if self.migration_settings.enabled("events"):
             self.events.emit(name, data)

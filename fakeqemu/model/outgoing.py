@@ -105,6 +105,11 @@ class OutgoingMigration:
     _announced: tuple[int, int, int] = (0, 0, 0)
     _postcopy_requested: bool = False
 
+    @property
+    def phase(self) -> str:
+        """The model's own view: connecting, setup, iterating, completing, postcopy, ..."""
+        return self._phase
+
     # -- driven by the transport ------------------------------------------------------
 
     def next_deadline(self) -> float | None:
