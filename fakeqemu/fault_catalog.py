@@ -236,9 +236,9 @@ SCENARIOS: dict[str, tuple[str, list[dict[str, Any]]]] = {
         [dict(_STEADY), {"at-percent": 30, "link-bandwidth": "10%"}],
     ),
     "dirty-burst": (
-        "at 50% the guest writes three times faster than the link for 1.5 s: remaining"
+        "at 50% the guest writes three times faster than the link for 6 s: remaining"
         " rises again for a few passes, then converges",
-        [dict(_STEADY), {"at-percent": 50, "dirty-rate": "300%"}, {"after": 1.5, **_STEADY}],
+        [dict(_STEADY), {"at-percent": 50, "dirty-rate": "300%"}, {"after": 6, **_STEADY}],
     ),
 }
 
