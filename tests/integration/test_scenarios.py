@@ -7,6 +7,8 @@ default bandwidth is QEMU's 128 MiB/s; a 1 GiB guest.
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 import trio
 
@@ -28,7 +30,7 @@ async def test_converge_cuts_remaining_every_pass_and_completes(
         assert samples[-1].status == "completed"
         peaks = list(per_pass_peak(samples).values())
         # Each pass cuts remaining by far more than nova's 10%, and it ends within seconds.
-        assert all(later < earlier * 0.5 for earlier, later in zip(peaks, peaks[1:], strict=False))
+        assert all(later < earlier * 0.5 for earlier, later in itertools.pairwise(peaks))
         assert samples[-1].at - samples[0].at < 10
 
 
@@ -43,9 +45,7 @@ async def test_never_converge_until_downtime_limit_is_raised(
         assert len(peaks) >= 5
         # Each pass finds at least as much dirty as the one before: no pass cuts remaining
         # by 10% (nova's postcopy rule), and it grows to the whole guest.
-        assert all(
-            later >= 0.9 * earlier for earlier, later in zip(peaks[1:], peaks[2:], strict=False)
-        )
+        assert all(later >= 0.9 * earlier for earlier, later in itertools.pairwise(peaks[1:]))
         assert peaks[-1] >= 0.9 * samples[-1].total
         await source.command("migrate-set-parameters", {"downtime-limit": 2_000_000})
         assert (await watch(source, 60))[-1].status == "completed"
