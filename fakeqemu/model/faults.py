@@ -33,6 +33,12 @@ ONE_SHOT = frozenset({"reset", "migration-fail", "destination-dies", "source-die
 SOURCE_ONLY, DESTINATION_ONLY = frozenset({"destination-dies"}), frozenset({"source-dies"})
 
 
+def acts_on(kind: str, role: str) -> bool:
+    """Whether a fault of ``kind`` may be held by a fake of ``role``."""
+    other = DESTINATION_ONLY if role == "source" else SOURCE_ONLY
+    return kind not in other
+
+
 @dataclass(frozen=True)
 class FaultRecord:
     """One injection: which fault, when (the fake's clock), and what it did."""
