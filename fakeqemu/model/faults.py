@@ -178,6 +178,10 @@ class FaultEngine:
             trigger = fault.spec.trigger
             if fault.armed_at is None and trigger.kind == "status" and trigger.value == status:
                 self._arm(fault, self.vm.clock())
+        if any(
+            f.armed_at is None and f.spec.trigger.kind == "percent" for f in self.faults.values()
+        ):
+            self.changed()  # a migration started or moved on: percentages are watched again
 
     def progress(self) -> float | None:
         """Percent of RAM transferred by the running outgoing migration, if any."""
