@@ -228,8 +228,8 @@ SERVE_OPTIONS: tuple[Option, ...] = (
     Option(
         "control",
         None,
-        "serve the HTTP/JSON control API there (loopback unless you name another host);"
-        " needs pip install 'fakeqemu[control]'",
+        "serve the HTTP/JSON control API there (loopback unless you name another host;"
+        " fakeqemu ctl is its client)",
         ("--control",),
         metavar="unix:PATH|tcp:HOST:PORT",
         group=_SERVE,
