@@ -25,6 +25,7 @@ async def serves_on(pair: TrioFakeQemuPair) -> None:
     destination = await Client.unix(str(peer.address), negotiate=True)
     try:
         pair.source.clear_faults()
+        peer.clear_faults()  # the marker's faults go to every fake of the test
         await destination.command("migrate-incoming", {"uri": "tcp:127.0.0.1:0"})
         port = (await destination.command("query-migrate"))["socket-address"][0]["port"]
         await source.command("migrate", {"uri": f"tcp:127.0.0.1:{port}"})
@@ -145,3 +146,41 @@ async def test_a_broken_stream_fails_the_source(
         assert error in (await source.command("query-migrate"))["error-desc"]
     assert await pair.destination.wait_for_migration("failed") == "failed"
     await serves_on(pair)
+
+
+@pytest.mark.fakeqemu(
+    memory="1G",
+    faults=[
+        {"kind": "migration-fail", "desc": "failed at active", "trigger": {"status": "active"}}
+    ],
+)
+async def test_a_status_trigger_fires_when_the_migration_gets_there(
+    fakeqemu_trio_pair: TrioFakeQemuPair, autojump_clock: trio.testing.MockClock
+) -> None:
+    pair = fakeqemu_trio_pair
+    async with migrating(pair) as (source, _):
+        samples = await watch(source, 5)
+        info = await source.command("query-migrate")
+    assert [s.status for s in samples][-1] == "failed"
+    assert info["error-desc"] == "failed at active"
+    # It failed as it turned active: no poll saw it send much.
+    active = [s for s in samples if s.status == "active"]
+    assert all(s.remaining > 0.9 * s.total for s in active)
+    await serves_on(pair)
+
+
+@pytest.mark.fakeqemu(memory="1G")
+async def test_an_after_trigger_fires_on_the_fakes_clock(
+    fakeqemu_trio_pair: TrioFakeQemuPair, autojump_clock: trio.testing.MockClock
+) -> None:
+    pair = fakeqemu_trio_pair
+    async with migrating(pair) as (source, _):
+        added = trio.current_time()
+        pair.source.add_fault({"kind": "destination-dies", "trigger": {"after": 1.5}})
+        samples = await watch(source, 5, step=0.01)
+        assert samples[-1].status == "failed"
+        active = [s.at for s in samples if s.status == "active"]
+        assert 1.5 - 0.02 <= active[-1] - added <= 1.5 + 0.1
+    (record,) = pair.source.journal.faults
+    assert record.kind == "destination-dies"
+    assert record.at - added == pytest.approx(1.5, abs=0.01)
