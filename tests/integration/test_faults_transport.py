@@ -7,6 +7,7 @@ speed targets.
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 
@@ -125,3 +126,45 @@ async def test_close_after_n_bytes(tmp_path: Path, monitor: str) -> None:
         fake.fake.faults.remove(fault)
         again = await fake.client()
         assert (await again.execute(STATUS))["return"]["running"] is True
+
+
+@pytest.mark.parametrize(
+    "toxic",
+    [
+        {"kind": "bandwidth", "bytes-per-second": 200, "target": "migration"},
+        {"kind": "slicer", "size": 5, "delay-ms": 20, "target": "migration"},
+    ],
+)
+async def test_stream_toxics_measured_by_a_listening_peer(
+    tmp_path: Path, monitor: str, toxic: dict[str, object]
+) -> None:
+    """A plain TCP listener as the destination: what the source's stream brings, when."""
+    arrivals: list[tuple[float, int]] = []
+
+    async def record(stream: trio.SocketStream) -> None:
+        with trio.move_on_after(1.2):
+            while data := await stream.receive_some(65536):
+                arrivals.append((trio.current_time(), len(data)))
+
+    async with trio.open_nursery() as nursery:
+        (listener,) = await nursery.start(
+            functools.partial(trio.serve_tcp, record, 0, host="127.0.0.1")
+        )
+        port = listener.socket.getsockname()[1]
+        async with served(tmp_path, FakeQemuConfig(), monitor=monitor) as (fake,):
+            client = await fake.client()
+            fake.fake.add_fault(toxic)
+            await client.command("migrate", {"uri": f"tcp:127.0.0.1:{port}"})
+            await trio.sleep(1.0)
+            await client.command("migrate_cancel")
+        nursery.cancel_scope.cancel()
+    assert arrivals
+    if toxic["kind"] == "bandwidth":
+        elapsed = arrivals[-1][0] - arrivals[0][0]
+        # What came after the first piece came at no more than 200 bytes a second.
+        later = sum(size for _, size in arrivals[1:])
+        assert later > 100
+        assert later <= 200 * elapsed * 1.1 + 4
+    else:
+        assert max(size for _, size in arrivals) <= 5
+        assert len(arrivals) > 10
