@@ -27,6 +27,8 @@ from fakeqemu.protocol.session import QmpSession, Request
 if TYPE_CHECKING:
     from fakeqemu.model.machine import VirtualMachine
 
+#: The most faults one fake holds (done ones count until removed): a bound on memory.
+MAX_FAULTS = 1024
 #: Kinds that act once, when triggered (the others stay active while they last).
 ONE_SHOT = frozenset({"reset", "migration-fail", "destination-dies", "source-dies"})
 #: Kinds that act on the side of a migration only.
@@ -125,6 +127,8 @@ class FaultEngine:
     def add(self, description: Any) -> str:
         """Check ``description`` and hold it; returns its id.  Raises FaultError."""
         spec = parse_fault(description)
+        if len(self.faults) >= MAX_FAULTS:
+            raise FaultError(f"this fake holds {MAX_FAULTS} faults already; remove some first")
         role = "destination" if self.vm.incoming is not None else "source"
         if spec.kind in SOURCE_ONLY and role != "source":
             raise FaultError(f"fault {spec.kind!r} acts on a source; this fake is a {role}")

@@ -25,6 +25,8 @@ from fakeqemu.server.thread import advance_clock
 
 #: Statuses a migration does not leave by itself.
 FINAL = frozenset({"completed", "failed", "cancelled"})
+#: The most one ``POST /clock/advance`` moves the clock (seconds).
+MAX_ADVANCE = 86400.0
 #: ``POST /wait`` without a timeout waits this long (seconds of real time).
 DEFAULT_WAIT = 60.0
 
@@ -152,6 +154,9 @@ class ControlApi:
         seconds = body.get("seconds") if isinstance(body, dict) else None
         if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds < 0:
             raise HttpError(400, f'the body is {{"seconds": N}} with N >= 0, got {body!r}')
+        if seconds > MAX_ADVANCE:
+            # Timer by timer: a day of windows is many steps already; ask again for more.
+            raise HttpError(400, f"advance at most {MAX_ADVANCE} seconds at a time, got {seconds}")
         await advance_clock(self.clock, float(seconds))
         return Response(200, {"advanced": seconds, "status": self.fake.vm.migration_status})
 

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import subprocess
@@ -86,6 +87,10 @@ def test_errors_are_json_naming_the_problem() -> None:
         assert "between 0 and 100" in answer["error"]
         status, answer = request(control, "POST", "/wait", {"status": "completed", "timeout": 0.2})
         assert (status, answer["status"]) == (408, "none")
+        assert _oversized(control.removeprefix("unix:")).startswith(b"HTTP/1.1 413 ")
+        status, answer = request(control, "POST", "/faults", [1, 2])
+        assert status == 400
+        assert answer["error"].startswith("a fault is a JSON object")
         assert request(control, "GET", "/health")[0] == 200  # and it serves on
 
 
@@ -143,6 +148,20 @@ def test_verbose_json_log_progress_at_most_once_a_second(tmp_path: Path) -> None
     # 5 s of the fake's clock: one line a second, plus one at each status change.
     statuses = sum(1 for line in lines if line["event"] == "status")
     assert 2 <= len(progress) <= 5 + statuses
+
+
+def _oversized(path: str) -> bytes:
+    """A 2 MiB body: the answer's first bytes (the server stops reading at 1 MiB)."""
+    import socket
+
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.settimeout(TIMEOUT)
+        sock.connect(path)
+        size = 2 << 20
+        head = f"PUT /scenario HTTP/1.1\r\nhost: x\r\ncontent-length: {size}\r\n\r\n"
+        with contextlib.suppress(OSError):  # it answered and closed before taking it all
+            sock.sendall(head.encode() + b"x" * size)
+        return sock.recv(65536)
 
 
 def _drive_and_stop(

@@ -167,3 +167,15 @@ async def test_a_bad_description_names_the_problem() -> None:
         FakeQemuConfig(faults=[{"kind": "postcopy-recovery"}])
     with pytest.raises(FaultError, match="acts on a source; this fake is a destination"):
         make_fake(FakeQemuConfig(incoming="defer", faults=[{"kind": "destination-dies"}]))
+
+
+def test_a_fake_holds_a_bounded_number_of_faults() -> None:
+    from fakeqemu.model.faults import MAX_FAULTS
+
+    fake = make_fake(FakeQemuConfig())
+    for _ in range(MAX_FAULTS):
+        fake.add_fault({"kind": "error", "command": "x", "desc": "d"})
+    with pytest.raises(FaultError, match=f"holds {MAX_FAULTS} faults already"):
+        fake.add_fault({"kind": "error", "command": "x", "desc": "d"})
+    fake.faults.clear()
+    assert fake.add_fault({"kind": "error", "command": "x", "desc": "d"})
