@@ -17,9 +17,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from fakeqemu.vocabulary import Role
+
+if TYPE_CHECKING:
+    from fakeqemu.backends.scenarios import Timeline
 
 
 @dataclass(frozen=True)
@@ -42,6 +45,9 @@ class BackendInputs:
     seed: int | None = None
     #: ``--backend NAME:ARGUMENT``: the part after the colon (``replay:PATH``).
     argument: str | None = None
+    #: ``--scenario``: how the workload changes over the migration (the model backend and
+    #: those built on it play it; others may ignore it).
+    scenario: Timeline | None = None
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,7 @@ from fakeqemu.backends.interface import (
     switchover_threshold,
 )
 from fakeqemu.backends.options import BackendOptions
+from fakeqemu.backends.scenarios import ScenarioPlayer
 from fakeqemu.backends.workload import (
     END_OF_SECTION,
     OPTIONS,
@@ -97,6 +98,10 @@ class ModelBackend:
         self._faults = 0.0
         self._postcopy_requests = 0
         self._rates = XbzrleCounters()
+        #: ``--scenario``: the workload over time (None: the workload's constants).
+        self.player = None if inputs.scenario is None else ScenarioPlayer(inputs.scenario)
+        #: The bandwidth in force at the last window, for rates given as a percentage.
+        self._bandwidth = 0.0
         # counters() is asked for several times a window: built once per change.
         self._counters: RamCounters | None = None
 
@@ -105,7 +110,7 @@ class ModelBackend:
     def _run_guest(self, now: float) -> None:
         """Pages the guest dirtied up to ``now``, at its throttled rate."""
         if self._guest_time is not None and self._guest_running:
-            rate = self.workload.dirty_rate / self.page_size * (1 - self._throttle / 100)
+            rate = self._dirty_rate_now() / self.page_size * (1 - self._throttle / 100)
             self._dirtied += rate * max(0.0, now - self._guest_time)
             self._ran_since_sync |= now > self._guest_time
         self._guest_time = now
@@ -114,16 +119,54 @@ class ModelBackend:
     def _pages_left(self) -> int:
         return self._zero_left + self._fresh_left + self._again_left
 
+    # -- the scenario -------------------------------------------------------------------
+
+    def _dirty_rate_now(self) -> float:
+        if self.player is not None and self.player.dirty_rate is not None:
+            return self.player.dirty_rate.resolve(self._bandwidth)
+        return self.workload.dirty_rate
+
+    def _link_now(self, bandwidth: float) -> float:
+        if self.player is not None and self.player.link_bandwidth is not None:
+            return self.player.link_bandwidth.resolve(bandwidth)
+        return self.workload.link_bandwidth
+
+    def _working_set_pages(self) -> int:
+        share = self.workload.working_set
+        if self.player is not None and self.player.working_set is not None:
+            share = self.player.working_set
+        return round(self._pages * share)
+
+    def progress(self) -> float:
+        """Percent of RAM transferred: 100 x (1 - remaining / total)."""
+        return 100.0 * (1 - self._pages_left / self._pages) if self._pages else 100.0
+
+    def _play(self, now: float) -> None:
+        """Start the scenario's steps due now; the guest ran at the old rate until now."""
+        if self.player is None or self._transfer_start is None:
+            return
+        self._run_guest(now)
+        for step in self.player.play(now - self._transfer_start, self.progress()):
+            if step.zero_share is not None:
+                # The pages not sent yet are now this share zero.
+                unsent = self._zero_left + self._fresh_left
+                self._zero_left = round(unsent * step.zero_share)
+                self._fresh_left = unsent - self._zero_left
+                self._data_pages = self._fresh_left + self._again_left
+
     # -- the interface ----------------------------------------------------------------
 
     def sync(self, now: float) -> None:
         self._counters = None
+        self._play(now)
         self._run_guest(now)
         clean = self._pages - self._pages_left
         # A guest that runs (or ran since the last sync) has its hot pages dirty again.
         ran = self._ran_since_sync or self._guest_running
         hot = self.workload.hot_pages if ran and self._period is not None else 0
-        newly_dirty = min(clean, round(self._dirtied) + hot)
+        # However fast it writes, the guest dirties only pages of its working set.
+        room = max(0, self._working_set_pages() - self._pages_left)
+        newly_dirty = min(clean, room, round(self._dirtied) + hot)
         self._dirtied = 0.0
         self._ran_since_sync = False
         self._again_left += newly_dirty
@@ -164,14 +207,17 @@ class ModelBackend:
         then waits for the window's end; a second call within a window sends nothing)."""
         self._counters = None
         self._limits = limits
+        self._play(now)
         self._run_guest(now)
+        if limits.bandwidth:  # a stalled link (0) does not slow the guest down
+            self._bandwidth = limits.bandwidth
         self._guest_running = limits.guest_running
         begin = now if self._budget_until is None else max(now, self._budget_until)
         self._budget_until = now + RATE_WINDOW
         seconds = max(0.0, self._budget_until - begin)
         rate = limits.bandwidth
-        if self.workload.link_bandwidth:
-            rate = min(rate, self.workload.link_bandwidth)
+        if link := self._link_now(limits.bandwidth):
+            rate = min(rate, link)
         # ram_transferred_add(): precopy while the guest runs, downtime while it is stopped.
         stage = "precopy" if limits.guest_running else "downtime"
         if limits.postcopy:

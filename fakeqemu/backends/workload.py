@@ -30,6 +30,7 @@ OPTIONS = {
     "device-state": f"bytes of device state after the last pages (default {DEVICE_STATE_BYTES})",
     "fault-rate": "pages per second the guest touches on the destination in postcopy (100)",
     "hot-pages": "pages a running guest keeps dirty, sent again after every bitmap sync (0)",
+    "working-set": "share of RAM the guest writes to, 0 to 1: the most a sync finds dirty (1)",
 }
 
 
@@ -54,6 +55,9 @@ class Workload:
     #: Pages the running guest writes all the time (QEMU's idle BIOS: some 60): dirty
     #: again at every bitmap sync that follows some running, however short.
     hot_pages: int = 0
+    #: Share of RAM the guest writes to: however fast it writes, a bitmap sync finds at
+    #: most this share of the pages dirty (what stalls a migration at a plateau).
+    working_set: float = 1.0
 
     def with_options(self, options: BackendOptions) -> Workload:
         """This workload with whatever ``options`` set."""
@@ -67,6 +71,7 @@ class Workload:
             device_state=options.size("device-state", self.device_state),
             fault_rate=options.number("fault-rate", self.fault_rate, 0.0),
             hot_pages=int(options.number("hot-pages", self.hot_pages, 0.0)),
+            working_set=options.number("working-set", self.working_set, 0.0, 1.0),
         )
 
 

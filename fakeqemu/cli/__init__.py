@@ -38,6 +38,12 @@ COMMANDS: dict[str, tuple[str, str | None]] = {
         "serve a cassette: recorded replies to the recorded requests, strictly",
         "fakeqemu.cli.cassettes:add_replay_arguments",
     ),
+    # Faults, scenarios and the control API (issue 12).
+    "ctl": (
+        "drive a fakeqemu serve --control: faults, clock, journal",
+        "fakeqemu.cli.ctl:add_arguments",
+    ),
+    "faults": ("list every fault kind, trigger and scenario", None),
 }
 
 
@@ -99,6 +105,11 @@ def _run(args: argparse.Namespace, signals: HostSignals | None) -> int:
         from fakeqemu.cli.contracts import run as run_contracts
 
         return run_contracts(args)
+    if args.command in ("ctl", "faults"):
+        from fakeqemu.cli.ctl import list_faults
+        from fakeqemu.cli.ctl import run as run_ctl
+
+        return run_ctl(args) if args.command == "ctl" else list_faults()
     from fakeqemu.cli.profiles import list_profiles
 
     return list_profiles()

@@ -13,9 +13,11 @@ import argparse
 import os
 import socket
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    import trio
+
     from fakeqemu.fake.qemu import FakeQemu
     from fakeqemu.server.endpoints import Endpoint
     from fakeqemu.server.listeners import Listeners
@@ -33,10 +35,10 @@ class ServeError(Exception):
 def add_serve_arguments(serve: argparse.ArgumentParser) -> None:
     """``fakeqemu serve``: its monitors, then every configuration field (fake.options)."""
     from fakeqemu.cli.endpoints import add_endpoint_arguments
-    from fakeqemu.fake.options import CONFIG_OPTIONS, SPEED, add_arguments
+    from fakeqemu.fake.options import CONFIG_OPTIONS, SERVE_OPTIONS, SPEED, add_arguments
 
     add_endpoint_arguments(serve, "monitors (at least one; each may be repeated)", connect=True)
-    add_arguments(serve, (*CONFIG_OPTIONS, SPEED))
+    add_arguments(serve, (*CONFIG_OPTIONS, SPEED, *SERVE_OPTIONS))
     serve.add_argument("-v", "--verbose", action="store_true", help="log each command served")
 
 
@@ -71,24 +73,6 @@ def check_backend(args: argparse.Namespace) -> str | None:
     return None
 
 
-def _log_commands(fake: FakeQemu) -> None:
-    """``-v``: every command served and every event raised, on stderr, as they happen."""
-    from fakeqemu.model.events import Event
-    from fakeqemu.protocol.encoder import encode_value
-    from fakeqemu.protocol.session import Request
-
-    def log(request: Request) -> None:
-        args = f" {encode_value(request.arguments)}" if request.arguments else ""
-        print(f"fakeqemu: {request.command}{args}", file=sys.stderr, flush=True)
-
-    def log_event(event: Event) -> None:
-        data = f" {encode_value(event.data)}" if event.data else ""
-        print(f"fakeqemu: event {event.name}{data}", file=sys.stderr, flush=True)
-
-    fake.executor.observers.append(log)
-    fake.vm.events.subscribe(log_event)
-
-
 def _bind_all(endpoints: list[Endpoint], signals: HostSignals | None) -> Listeners:
     """Bind every listening monitor now, with the standard library (see fast_start)."""
     from fakeqemu.server.listeners import BindError, Listeners
@@ -114,10 +98,13 @@ def _load_fake(args: argparse.Namespace) -> FakeQemu:
     from fakeqemu.fake.options import CONFIG_OPTIONS, values_from_arguments
     from fakeqemu.fake.qemu import FakeQemu
 
-    fake = FakeQemu(FakeQemuConfig(**values_from_arguments(args, CONFIG_OPTIONS)))
-    if args.verbose:
-        _log_commands(fake)
-    return fake
+    config = FakeQemuConfig(**values_from_arguments(args, CONFIG_OPTIONS))
+    if args.clock == "virtual":
+        from fakeqemu.server.thread import VirtualWallClock
+
+        # Event timestamps move with POST /clock/advance, as the fake's clock does.
+        return FakeQemu(config, wall_clock=VirtualWallClock())
+    return FakeQemu(config)
 
 
 def _check(args: argparse.Namespace, endpoints: list[Endpoint]) -> None:
@@ -132,6 +119,17 @@ def _check(args: argparse.Namespace, endpoints: list[Endpoint]) -> None:
         raise ServeError("--speed must be positive", 2)
     if (problem := check_backend(args)) is not None:
         raise ServeError(problem, 2)
+    if args.control is not None:
+        from fakeqemu.server.endpoints import parse_control
+
+        try:
+            control = parse_control(args.control)
+        except ValueError as error:
+            raise ServeError(f"--control: {error}", 2) from None
+        if (warning := control.exposure_warning()) is not None:
+            print(f"fakeqemu: warning: control API: {warning}", file=sys.stderr, flush=True)
+    elif args.clock == "virtual":
+        raise ServeError("--clock virtual needs --control: POST /clock/advance moves it", 2)
 
 
 def run_serve(args: argparse.Namespace, signals: HostSignals | None) -> int:
@@ -147,7 +145,6 @@ def _serve(args: argparse.Namespace, signals: HostSignals | None) -> int:
     from fakeqemu.cli.endpoints import endpoints_from
     from fakeqemu.errors import FakeQemuError
     from fakeqemu.server.fast_start import greet_while_loading, greeting_bytes
-    from fakeqemu.vocabulary import recorded_version, version_text
 
     endpoints = endpoints_from(args)
     _check(args, endpoints)
@@ -162,9 +159,25 @@ def _serve(args: argparse.Namespace, signals: HostSignals | None) -> int:
         listeners.close()
         raise ServeError(str(error)) from None
     greeted = {indexes[position]: conn for position, conn in early.items()}
-    version = version_text(recorded_version(args.profile))
-    started = f"fakeqemu: QEMU {version} (profile {args.profile}, shape {args.shape}) on "
-    return _run_server(fake, endpoints, (listeners, greeted), args.speed, started, signals)
+    return _run_server(fake, endpoints, (listeners, greeted), args, signals)
+
+
+def _settings(args: argparse.Namespace, fake: FakeQemu) -> dict[str, Any]:
+    """What the start line names."""
+    from fakeqemu.vocabulary import recorded_version, version_text
+
+    scenario = fake.vm.scenario
+    return {
+        "qemu": version_text(recorded_version(args.profile)),
+        "profile": args.profile,
+        "shape": args.shape,
+        "memory": args.memory,
+        "backend": args.backend,
+        "seed": args.seed,
+        "speed": args.speed if args.clock == "real" else "virtual",
+        "scenario": None if scenario is None else scenario.name,
+        "control": None,
+    }
 
 
 def _announce(line: str) -> None:
@@ -179,18 +192,26 @@ def _run_server(
     fake: FakeQemu,
     endpoints: list[Endpoint],
     sockets: tuple[Listeners, dict[int, socket.socket]],
-    speed: float,
-    started: str,
+    args: argparse.Namespace,
     signals: HostSignals | None,
 ) -> int:
     import trio
     import trio.testing
 
+    from fakeqemu.cli.serve_log import ServeLog, start_line
     from fakeqemu.server.failures import qemu_error_report
-    from fakeqemu.server.serve import ServeControl, StartupError, serve
+    from fakeqemu.server.serve import Listening, ServeControl, StartupError, serve
     from fakeqemu.server.signals import kill_report
 
     listeners, greeted = sockets
+    settings = _settings(args, fake)
+    # A scaled clock: every timer of the fake runs FACTOR times faster; a virtual one
+    # stands still until POST /clock/advance moves it.
+    clock = None
+    if args.clock == "virtual":
+        clock = trio.testing.MockClock(rate=0)
+    elif args.speed != 1.0:
+        clock = trio.testing.MockClock(rate=args.speed)
 
     async def main() -> None:
         control = ServeControl()
@@ -203,8 +224,15 @@ def _run_server(
 
             signals.hand_over(lambda signo, pid: token.run_sync_soon(stop, signo, pid))
         async with trio.open_nursery() as nursery:
-            listening = await nursery.start(
-                lambda task_status: serve(
+            if args.verbose:
+                log = ServeLog(fake, args.log_format)
+                log.attach()
+                nursery.start_soon(log.progress)
+            if args.control is not None:
+                settings["control"] = await _start_control(fake, args.control, clock, nursery)
+
+            async def serve_then_stop(task_status: trio.TaskStatus[Listening]) -> None:
+                await serve(
                     fake,
                     endpoints,
                     prebound=listeners.sockets,
@@ -213,11 +241,11 @@ def _run_server(
                     control=control,
                     task_status=task_status,
                 )
-            )
-            _announce(started + ", ".join(listening.addresses))
+                nursery.cancel_scope.cancel()  # the log and the control API end with it
 
-    # A scaled clock: every timer of the fake runs FACTOR times faster.
-    clock = trio.testing.MockClock(rate=speed) if speed != 1.0 else None
+            listening = await nursery.start(serve_then_stop)
+            _announce(start_line(settings, listening.addresses, args.log_format))
+
     try:
         trio.run(main, clock=clock)
     except (StartupError, BaseExceptionGroup) as error:
@@ -230,6 +258,21 @@ def _run_server(
             signals.hand_over(None)
     # A failed incoming migration ends QEMU with status 1; so it does here.
     return fake.vm.exit_status or 0
+
+
+async def _start_control(fake: FakeQemu, address: str, clock: Any, nursery: trio.Nursery) -> str:
+    """Serve the control API in ``nursery``; returns where it listens."""
+    from fakeqemu.server.control import ControlApi
+    from fakeqemu.server.control_http import serve_http
+    from fakeqemu.server.endpoints import parse_control
+
+    api = ControlApi(fake, clock=clock if fake_clock_is_virtual(clock) else None)
+    where: str = await nursery.start(serve_http, api.router, parse_control(address))
+    return where
+
+
+def fake_clock_is_virtual(clock: Any) -> bool:
+    return clock is not None and getattr(clock, "rate", 1.0) == 0
 
 
 def _find(error: BaseException, kind: type[Exception]) -> Exception | None:

@@ -72,6 +72,9 @@ class Executor:
         self._specs = specs
         #: Every request that reached a command, for journals and ``-v`` logs.
         self.observers: list[Callable[[Request], None]] = []
+        #: Runs each accepted request (arguments checked) around its handler: given the
+        #: request and a function that runs it, returns the result (faults hang here).
+        self.middleware: Callable[[Request, Callable[[], QValue]], QValue] | None = None
 
     def __call__(self, request: Request) -> QValue:
         profile = self.vm.profile
@@ -85,8 +88,12 @@ class Executor:
         for observer in self.observers:
             observer(request)
         spec = self._specs.get(name)
-        if spec is None:
-            raise QmpError(f"fakeqemu does not implement the command {name} yet")
-        result = spec.handler(CommandContext(self.vm, request.session), arguments)
-        ordered: QValue = schema.order_return(name, result)
-        return ordered
+
+        def run() -> QValue:
+            if spec is None:
+                raise QmpError(f"fakeqemu does not implement the command {name} yet")
+            result = spec.handler(CommandContext(self.vm, request.session), arguments)
+            ordered: QValue = schema.order_return(name, result)
+            return ordered
+
+        return run() if self.middleware is None else self.middleware(request, run)

@@ -6,7 +6,7 @@ help, flag and parser are stated there once, and the field's metadata carries th
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -50,9 +50,23 @@ class FakeQemuConfig:
     backend_options: Mapping[str, str] = _declared("backend_options")
     #: ``--seed``: for backends that make numbers up (``faker``).
     seed: int | None = _declared("seed")
+    #: ``--scenario``: a built-in scenario's name (``stall-at:60``) or a timeline as data.
+    scenario: str | Mapping[str, Any] | Sequence[Any] | None = _declared("scenario")
+    #: ``--fault``: fault descriptions, held from the start (``fakeqemu faults``).
+    faults: Sequence[Mapping[str, Any]] = _declared("faults")
 
     def __post_init__(self) -> None:
         if self.shape not in SHAPES:
             raise ValueError(f"unknown shape {self.shape!r}; expected one of {', '.join(SHAPES)}")
         if isinstance(self.memory, bool) or not isinstance(self.memory, int) or self.memory <= 0:
             raise ValueError(f"memory is a positive number of bytes, got {self.memory!r}")
+        # Checked now, so that a bad one fails where it was written (FaultError, ScenarioError
+        # are ValueErrors too, for the marker and the command line).
+        from fakeqemu.backends.scenarios import scenario
+        from fakeqemu.model.fault_spec import parse_fault
+
+        if isinstance(self.faults, Mapping | str):
+            raise ValueError(f"faults is a list of fault descriptions, got {self.faults!r}")
+        object.__setattr__(self, "faults", tuple(dict(parse_fault(f).source) for f in self.faults))
+        if self.scenario is not None:
+            scenario(self.scenario)

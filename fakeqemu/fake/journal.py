@@ -1,9 +1,12 @@
 """What a fake QEMU was asked: every command, its arguments and its reply.
 
 A :class:`Journal` hangs on a :class:`~fakeqemu.fake.qemu.FakeQemu` before it
-serves.  Accepted commands reach it through ``Executor.observers`` (with the
-arguments as the client sent them); every reply, errors included, through the
-sessions' ``message_observers``, so a misspelt command or a wrong argument
+serves.  It is a sequence of :class:`Call` (``for call in journal``, ``journal[-1]``,
+``len(journal)``), as pytest-httpserver's log is, and :attr:`Journal.faults` lists
+every fault the fake injected (:class:`~fakeqemu.model.faults.FaultRecord`).
+Accepted commands reach it through ``Executor.observers`` (with the arguments as
+the client sent them); every reply, errors included, through the sessions'
+``message_observers``, so a misspelt command or a wrong argument
 shows in the journal too, as the error QEMU would have answered.
 
 The fake appends from its own thread when it runs in one, and tests read from
@@ -14,7 +17,7 @@ from __future__ import annotations
 
 import difflib
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +26,7 @@ from fakeqemu.protocol.values import values_equal
 
 if TYPE_CHECKING:
     from fakeqemu.fake.qemu import FakeQemu
+    from fakeqemu.model.faults import FaultRecord
     from fakeqemu.protocol.session import QmpSession, Request
 
 
@@ -48,6 +52,15 @@ class Call:
         """The error's ``desc``, or ``None`` for a success."""
         error = self.reply.get("error")
         return None if error is None else str(error.get("desc"))
+
+    def to_json(self) -> dict[str, Any]:
+        """The call as the control API's ``GET /journal`` shows it."""
+        return {
+            "command": self.command,
+            "arguments": self.arguments,
+            "reply": self.reply,
+            "at": self.at,
+        }
 
     def describe(self) -> str:
         """``migrate {"uri": "tcp:..."} -> ok``, for failure messages."""
@@ -88,6 +101,7 @@ class Journal:
         self._clock = clock
         self._lock = threading.Lock()
         self._calls: list[Call] = []
+        self._faults: list[FaultRecord] = []
         #: Per session: the accepted request whose reply comes next.
         self._pending: dict[int, Request] = {}
 
@@ -99,7 +113,12 @@ class Journal:
         journal = cls(lambda: vm.clock())
         fake.executor.observers.append(journal._accepted)
         fake.session_observers.append(journal._watch)
+        fake.faults.observers.append(journal._injected)
         return journal
+
+    def _injected(self, record: FaultRecord) -> None:
+        with self._lock:
+            self._faults.append(record)
 
     # -- recording (the fake's side) ----------------------------------------------------
 
@@ -135,6 +154,23 @@ class Journal:
         with self._lock:
             return list(self._calls)
 
+    def __iter__(self) -> Iterator[Call]:
+        return iter(self.calls)
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._calls)
+
+    def __getitem__(self, index: int) -> Call:
+        with self._lock:
+            return self._calls[index]
+
+    @property
+    def faults(self) -> list[FaultRecord]:
+        """Every fault injected so far, oldest first (a copy)."""
+        with self._lock:
+            return list(self._faults)
+
     @property
     def commands(self) -> list[str]:
         """The command names so far, oldest first."""
@@ -143,6 +179,7 @@ class Journal:
     def clear(self) -> None:
         with self._lock:
             self._calls.clear()
+            self._faults.clear()
 
     def assert_called(
         self,

@@ -13,11 +13,53 @@ import argparse
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from fakeqemu.fault_catalog import fault_kind_names, scenario_names
 from fakeqemu.sizes import parse_memory
 from fakeqemu.vocabulary import DEFAULT_PROFILE, DEFAULT_SHAPE, ROLES, SHAPES, Role
 
 #: How an option reads its command-line text.
-VALUE, SWITCH, PAIRS = "value", "switch", "pairs"
+VALUE, SWITCH, PAIRS, LIST = "value", "switch", "pairs", "list"
+
+
+def _read_data(text: str, what: str) -> Any:
+    """``@FILE`` (JSON, or TOML for a ``.toml`` file) or inline JSON."""
+    import json
+
+    if text.startswith("@"):
+        path = text[1:]
+        try:
+            with open(path, "rb") as file:
+                raw = file.read()
+        except OSError as error:
+            raise ValueError(f"cannot read {what} file {path!r}: {error.strerror}") from None
+        if path.endswith(".toml"):
+            import tomllib
+
+            try:
+                return tomllib.loads(raw.decode())
+            except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+                raise ValueError(f"{what} file {path!r} is not TOML: {error}") from None
+        text = raw.decode(errors="replace")
+    try:
+        return json.loads(text)
+    except ValueError as error:
+        raise ValueError(f"{what} is not JSON ({error}): {text[:80]!r}") from None
+
+
+def parse_scenario_text(text: str) -> Any:
+    """``--scenario``: a built-in scenario's name, ``@FILE`` (JSON or TOML), or JSON."""
+    if text.startswith(("@", "[", "{")):
+        return _read_data(text, "scenario")
+    return text
+
+
+def parse_fault_text(text: str) -> list[Any]:
+    """``--fault``: one fault or a list of them, as JSON or ``@FILE`` (JSON or TOML with
+    a ``faults`` list)."""
+    data = _read_data(text, "fault")
+    if isinstance(data, dict) and "kind" not in data and isinstance(data.get("faults"), list):
+        data = data["faults"]
+    return data if isinstance(data, list) else [data]
 
 
 def parse_pair(text: str) -> tuple[str, str]:
@@ -89,6 +131,8 @@ class Option:
 
 
 _BACKEND = "RAM-counter backend (where migration numbers come from)"
+_FAULTS = "faults and scenarios (fakeqemu faults lists them)"
+_SERVE = "control API and logs"
 
 #: The fields of FakeQemuConfig: what ``qemu-system-x86_64`` would get on its command line.
 CONFIG_OPTIONS: tuple[Option, ...] = (
@@ -145,6 +189,28 @@ CONFIG_OPTIONS: tuple[Option, ...] = (
         parse=int,
         group=_BACKEND,
     ),
+    Option(
+        "scenario",
+        None,
+        f"how the guest's workload changes over a migration: {scenario_names()}, or a"
+        " timeline as JSON or @FILE (JSON or TOML); fakeqemu faults describes them",
+        ("--scenario",),
+        parse=parse_scenario_text,
+        metavar="NAME|@FILE",
+        group=_FAULTS,
+    ),
+    Option(
+        "faults",
+        (),
+        f"a fault to hold from the start, as JSON or @FILE (repeatable); kinds:"
+        f" {fault_kind_names()}; fakeqemu faults describes each",
+        ("--fault",),
+        parse=parse_fault_text,
+        metavar="JSON|@FILE",
+        kind=LIST,
+        group=_FAULTS,
+        shown="none",
+    ),
 )
 
 #: How much faster than real time the fakes' clock runs (``serve`` and threaded fixtures).
@@ -155,6 +221,36 @@ SPEED = Option(
     ("--speed",),
     parse=float,
     metavar="FACTOR",
+)
+
+#: ``fakeqemu serve``'s own: how it is driven and what it says.
+SERVE_OPTIONS: tuple[Option, ...] = (
+    Option(
+        "control",
+        None,
+        "serve the HTTP/JSON control API there (loopback unless you name another host;"
+        " fakeqemu ctl is its client)",
+        ("--control",),
+        metavar="unix:PATH|tcp:HOST:PORT",
+        group=_SERVE,
+    ),
+    Option(
+        "clock",
+        "real",
+        "real: the fake's clock is real time (times --speed); virtual: it stands still"
+        " until POST /clock/advance moves it",
+        ("--clock",),
+        choices=("real", "virtual"),
+        group=_SERVE,
+    ),
+    Option(
+        "log_format",
+        "text",
+        "how -v writes its lines: text, or json (one JSON object a line)",
+        ("--log-format",),
+        choices=("text", "json"),
+        group=_SERVE,
+    ),
 )
 
 #: What the pytest fixtures add: which end of a migration, and where the monitor listens.
@@ -204,7 +300,7 @@ def add_arguments(parser: argparse.ArgumentParser, options: Iterable[Option]) ->
             settings["metavar"] = option.metavar
             if option.parse is not None:
                 settings["type"] = _argument_type(option.parse)
-            if option.kind == PAIRS:
+            if option.kind in (PAIRS, LIST):
                 settings.update(action="append", default=[])
             else:
                 settings.update(default=option.default, choices=option.choices)
@@ -219,6 +315,8 @@ def values_from_arguments(args: argparse.Namespace, options: tuple[Option, ...])
     for option in options:
         if option.kind == PAIRS:
             values[option.name] = dict(values[option.name])
+        elif option.kind == LIST:
+            values[option.name] = tuple(item for items in values[option.name] for item in items)
     return values
 
 

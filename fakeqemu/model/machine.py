@@ -11,6 +11,7 @@ from typing import Any
 from fakeqemu.backends.interface import BackendInputs
 from fakeqemu.backends.options import BackendError
 from fakeqemu.backends.registry import BackendChoice, default_backend
+from fakeqemu.backends.scenarios import Timeline
 from fakeqemu.errors import QmpError
 from fakeqemu.model.addresses import (
     INCOMING_UNKNOWN_PROTOCOL,
@@ -78,6 +79,12 @@ class VirtualMachine:
     #: The RAM-counter backend (with its options) that makes the numbers of each
     #: migration, on either side: the seam where backends plug in.
     backend: BackendChoice = field(default_factory=default_backend)
+    #: ``--scenario``: how the guest's workload changes over each migration.
+    scenario: Timeline | None = None
+    #: Called with each status this machine's migration moves to (fault triggers, logs).
+    status_observers: list[Callable[[str], None]] = field(default_factory=list)
+    #: Whether the migration link carries data now (a link-stall fault says no).
+    link_up: Callable[[], bool] = field(default=lambda: True)
     migration_settings: MigrationSettings = field(init=False)
     outgoing: OutgoingMigration | None = None
     incoming_migration: IncomingMigration | None = None
@@ -110,6 +117,7 @@ class VirtualMachine:
             capabilities=frozenset(name for name, on in capabilities.items() if on),
             clock=self.clock,
             options={},
+            scenario=self.scenario,
         )
 
     def check_backend(self) -> None:
@@ -137,6 +145,13 @@ class VirtualMachine:
     def source_status(self) -> str:
         return "none" if self.outgoing is None else self.outgoing.status
 
+    @property
+    def migration_status(self) -> str:
+        """The status of this fake's own side: incoming on a destination, else outgoing."""
+        if self.incoming is not None:
+            return "none" if self.incoming_migration is None else self.incoming_migration.status
+        return self.source_status
+
     def _migration_event(self, data: dict[str, Any], name: str = "MIGRATION") -> None:
         if self.migration_settings.enabled("events"):
             self.events.emit(name, data)
@@ -155,6 +170,7 @@ class VirtualMachine:
             stop_guest=self._stop_for_switchover,
             finish_guest=self._finish_switchover,
             guest_running=lambda: self.running,
+            link_up=lambda: self.link_up(),
         )
         try:
             ram = self.backend.source(self._backend_inputs(Role.SOURCE))
@@ -175,6 +191,11 @@ class VirtualMachine:
         assert self.outgoing is not None
         self.outgoing.status = status
         self._migration_event({"status": status})
+        self._status_changed(status)
+
+    def _status_changed(self, status: str) -> None:
+        for observe in list(self.status_observers):
+            observe(status)
 
     def _stop_for_switchover(self) -> bool:
         was_running = self.running
@@ -243,6 +264,7 @@ class VirtualMachine:
         assert self.incoming_migration is not None
         self.incoming_migration.status = status
         self._migration_event({"status": status})
+        self._status_changed(status)
 
     def _start_after_incoming(self) -> None:
         if self.autostart:
@@ -253,6 +275,37 @@ class VirtualMachine:
 
     def _exit_after_failed_incoming(self) -> None:
         self.exit_status = 1
+
+    def reset(self, backend: BackendChoice, scenario: Timeline | None) -> None:
+        """Back to the state at start (``POST /reset``), in place: sessions, commands and
+        the transport keep this object.  A running migration is dropped without a word:
+        its state machines are cut off from the machine first."""
+        if self.outgoing is not None and self.outgoing.is_running:
+            self.outgoing.hooks = SourceHooks(
+                lambda status: None, lambda n: None, lambda: False, lambda ok: None
+            )
+            self.outgoing.fail(self.clock(), None)
+        if self.incoming_migration is not None:
+            self.incoming_migration.hooks = DestinationHooks(
+                lambda status: None, lambda: None, lambda: None
+            )
+            self.incoming_migration.stream_broken("fakeqemu: reset")
+        fresh = VirtualMachine(
+            profile=self.profile,
+            events=self.events,
+            name=self.name,
+            start_paused=self.start_paused,
+            incoming=self.incoming,
+            memory=self.memory,
+            shape=self.shape,
+            clock=self.clock,
+            transport=self.transport,
+            backend=backend,
+            scenario=scenario,
+            status_observers=self.status_observers,
+            link_up=self.link_up,
+        )
+        self.__dict__.update(fresh.__dict__)
 
     # -- run state --------------------------------------------------------------------
 

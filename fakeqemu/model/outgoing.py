@@ -75,6 +75,8 @@ class SourceHooks:
     finish_guest: Callable[[bool], None]
     #: Whether the guest runs now (``-S`` or ``stop``: it does not).
     guest_running: Callable[[], bool] = lambda: True
+    #: Whether the link carries data now (a stalled link sends nothing).
+    link_up: Callable[[], bool] = lambda: True
 
 
 @dataclass
@@ -102,6 +104,11 @@ class OutgoingMigration:
     #: Pages already announced to the destination: normal, zero, xbzrle.
     _announced: tuple[int, int, int] = (0, 0, 0)
     _postcopy_requested: bool = False
+
+    @property
+    def phase(self) -> str:
+        """The model's own view: connecting, setup, iterating, completing, postcopy, ..."""
+        return self._phase
 
     # -- driven by the transport ------------------------------------------------------
 
@@ -190,6 +197,8 @@ class OutgoingMigration:
         else:
             # Less than 10 bytes/s is no limit: the per-window share rounds down to 0.
             bandwidth = params["max-bandwidth"] // 10 * 10 or UNLIMITED_BANDWIDTH
+        if not self.hooks.link_up():
+            bandwidth = 0
         return Limits(
             bandwidth=float(bandwidth),
             downtime_limit_ms=params["downtime-limit"],

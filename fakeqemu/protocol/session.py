@@ -68,6 +68,9 @@ class QmpSession:
         #: Called with (command or event name or None, message) for every message
         #: queued after the greeting: contract checks and journals hang here.
         self.message_observers: list[Callable[[str | None, dict[str, QValue]], None]] = []
+        #: Called once, in order, right after the reply to the request being run is
+        #: queued (faults send events after a reply here); emptied each time.
+        self.after_reply: list[Callable[[], None]] = []
 
     # -- input ----------------------------------------------------------------------
 
@@ -87,6 +90,8 @@ class QmpSession:
         if reply is not None:
             command = message.get("execute") if isinstance(message, dict) else None
             self._queue(reply, command if isinstance(command, str) else None)
+        while self.after_reply:
+            self.after_reply.pop(0)()
 
     def _dispatch(self, message: QValue) -> dict[str, QValue] | None:
         if not isinstance(message, dict):

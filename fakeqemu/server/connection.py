@@ -21,12 +21,14 @@
 
 from __future__ import annotations
 
+import math
 import sys
 
 import trio
 
 from fakeqemu.fake.qemu import FakeQemu
 from fakeqemu.server.failures import report_failure
+from fakeqemu.server.toxics import HeldOutput, ToxicLink, abort
 
 READ_SIZE = 65536
 #: Requests are run about this many bytes of input at a time (at most twice as
@@ -70,6 +72,9 @@ class MonitorConnection:
         self._ended = False
         #: Cancelled to end the connection at once: a failure, or too much left unread.
         self._scope = trio.CancelScope()
+        #: Transport toxics (fault engine) and replies held by latency or a delay fault.
+        self._toxics = ToxicLink(fake.faults, "monitor", self._poke)
+        self._held = HeldOutput()
         self.session = fake.open_session(
             on_output=self._collect, greeting_sent=greeting_sent, on_failure=self._failed
         )
@@ -98,9 +103,15 @@ class MonitorConnection:
 
     # -- called by the session and the event bus (synchronously) ------------------------
 
+    def _poke(self) -> None:
+        self._wake.set()
+
     def _collect(self) -> None:
         data = self.session.data_to_send()
         if data:
+            if self.fake.faults.faults:
+                self._hold(len(data))
+            self._held.queued += len(data)
             self._outbox += data
             pending = self.pending_output
             self.peak_output = max(self.peak_output, pending)
@@ -109,6 +120,16 @@ class MonitorConnection:
                 self._outbox.clear()
                 self._scope.cancel()
         self._wake.set()
+
+    def _hold(self, size: int) -> None:
+        """Latency and delay faults: these bytes leave later (everything after them too)."""
+        now = trio.current_time()
+        delay = self.fake.faults.actions.take_reply_delay(self.session)
+        if delay is not None:
+            self._held.hold(self._held.queued, now + delay, blocks_requests=True)
+        latency = self._toxics.latency()
+        if latency:
+            self._held.hold(self._held.queued, now + latency, blocks_requests=False)
 
     def _failed(self, error: Exception) -> None:
         if self.failure is None:
@@ -128,6 +149,7 @@ class MonitorConnection:
         finally:
             self._ended = True
             self._sent.set()
+            self._toxics.close()
             self.fake.close_session(self.session)
             with trio.CancelScope(shield=True):
                 await self.stream.aclose()
@@ -170,23 +192,43 @@ class MonitorConnection:
         """Run requests while the output budget allows, and write what they produce."""
         try:
             while not self._broken():
-                self._feed()
+                hung = self._toxics.hung
+                if not hung:
+                    self._feed()
+                if self._toxics.reset_due:
+                    # After the requests: one that triggers a reset gets no reply.
+                    await abort(self.stream)
+                    break
                 if self._broken():
                     break
-                if self._outbox:
-                    data, self._outbox = self._outbox, bytearray()
+                sendable = (
+                    0 if hung else self._held.sendable(trio.current_time(), len(self._outbox))
+                )
+                if sendable:
+                    if sendable == len(self._outbox):
+                        data, self._outbox = bytes(self._outbox), bytearray()
+                    else:
+                        data = bytes(self._outbox[:sendable])
+                        del self._outbox[:sendable]
                     self.in_flight = len(data)
-                    await self.stream.send_all(data)
+                    open_ = await self._toxics.send(self.stream, data)
+                    self._held.sent += len(data)
                     self.in_flight = 0
                     self._sent.set()
                     self._sent = trio.Event()
+                    if not open_:
+                        break  # a close-after toxic
                     continue
-                if self.session.closing or (self.input_ended and not self.pending_input):
+                if not self._outbox and (
+                    self.session.closing or (self.input_ended and not self.pending_input)
+                ):
                     break
-                if self.pending_input and self._may_feed():
+                if not hung and self.pending_input and self._may_feed():
                     await trio.lowlevel.checkpoint()
                     continue
-                await self._wake.wait()
+                release = self._held.next_release() if self._outbox else None
+                with trio.move_on_at(math.inf if release is None else release):
+                    await self._wake.wait()
                 self._wake = trio.Event()
         except (trio.BrokenResourceError, trio.ClosedResourceError):
             pass  # the peer is gone
@@ -197,6 +239,8 @@ class MonitorConnection:
         return self.failure is not None or self.overflowed
 
     def _may_feed(self) -> bool:
+        if self._held.blocks_requests(trio.current_time()):
+            return False  # a delayed reply: QEMU's monitor runs nothing else meanwhile
         return not self.session.closing and len(self._outbox) < OUTPUT_BUDGET
 
     def _feed(self) -> None:

@@ -59,3 +59,14 @@ def parse_tcp(value: str) -> tuple[str, int]:
     if int(port) > 65535:
         raise ValueError(f"port {port} is out of range (0 to 65535) in {value!r}")
     return (host.strip("[]") or "127.0.0.1", int(port))
+
+
+def parse_control(text: str) -> Endpoint:
+    """``unix:PATH`` or ``tcp:HOST:PORT`` (``tcp:PORT``: 127.0.0.1); ValueError names why."""
+    kind, colon, rest = text.partition(":")
+    if kind == "unix" and colon and rest:
+        return Endpoint("unix", path=rest)
+    if kind == "tcp" and colon and rest:
+        host, port = parse_tcp(rest if ":" in rest else f":{rest}")
+        return Endpoint("tcp", host=host, port=port)
+    raise ValueError(f"expected unix:PATH or tcp:HOST:PORT, got {text!r}")

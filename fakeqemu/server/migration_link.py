@@ -20,10 +20,13 @@ from typing import TYPE_CHECKING, Any
 import trio
 
 from fakeqemu.errors import QmpError
+from fakeqemu.model.fault_actions import PEER_RESET
 from fakeqemu.server.failures import qemu_error_report, report_failure
 from fakeqemu.server.listeners import file_id, remove_socket_file
+from fakeqemu.server.toxics import ToxicLink, abort
 
 if TYPE_CHECKING:
+    from fakeqemu.model.faults import FaultEngine
     from fakeqemu.model.incoming import IncomingMigration
     from fakeqemu.model.machine import VirtualMachine
     from fakeqemu.model.outgoing import OutgoingMigration
@@ -49,12 +52,21 @@ class TrioMigrationTransport:
     """Implements :class:`fakeqemu.model.migration.MigrationTransport` for one fake."""
 
     def __init__(
-        self, vm: VirtualMachine, nursery: trio.Nursery, on_exit: Callable[[], None]
+        self,
+        vm: VirtualMachine,
+        nursery: trio.Nursery,
+        on_exit: Callable[[], None],
+        faults: FaultEngine | None = None,
     ) -> None:
         self._vm = vm
         self._nursery = nursery
         self._on_exit = on_exit
         self._changed = trio.Event()
+        #: Transport toxics on the migration stream come from here.
+        self._faults = faults
+
+    def _toxic_link(self, wake: Callable[[], None]) -> ToxicLink | None:
+        return None if self._faults is None else ToxicLink(self._faults, "migration", wake)
 
     def wake(self) -> None:
         self._changed.set()
@@ -147,6 +159,27 @@ class TrioMigrationTransport:
 
     async def _receive(self, stream: trio.SocketStream, incoming: IncomingMigration) -> None:
         incoming.source_connected(trio.current_time())
+        async with trio.open_nursery() as nursery:
+            changed = [trio.Event()]
+            link = self._toxic_link(lambda: changed[0].set())
+            if link is not None:
+
+                async def reset_when_asked() -> None:
+                    # A reset toxic or a source-dies fault: the stream breaks under the reader.
+                    while not link.reset_due:
+                        await changed[0].wait()
+                        changed[0] = trio.Event()
+                    await abort(stream)
+
+                nursery.start_soon(reset_when_asked)
+            try:
+                await self._receive_lines(stream, incoming)
+            finally:
+                if link is not None:
+                    link.close()
+                nursery.cancel_scope.cancel()
+
+    async def _receive_lines(self, stream: trio.SocketStream, incoming: IncomingMigration) -> None:
         buffer = b""
         try:
             async with stream:
@@ -208,22 +241,42 @@ class TrioMigrationTransport:
             )
             return
         outgoing.channel_connected(trio.current_time())
-        async with stream:
-            while True:
-                if not await self._flush(stream, outgoing):
-                    return
-                if not outgoing.is_running:
-                    return
-                await self._wait(outgoing.next_deadline())
-                outgoing.advance(trio.current_time())
+        link = self._toxic_link(self.wake)
+        try:
+            async with stream:
+                while True:
+                    if link is not None and link.reset_due:
+                        await abort(stream)
+                        outgoing.fail(trio.current_time(), PEER_RESET)
+                        return
+                    if not await self._flush(stream, outgoing, link):
+                        return
+                    if not outgoing.is_running:
+                        return
+                    await self._wait(outgoing.next_deadline())
+                    outgoing.advance(trio.current_time())
+        finally:
+            if link is not None:
+                link.close()
 
-    async def _flush(self, stream: trio.abc.Stream, outgoing: OutgoingMigration) -> bool:
-        if not outgoing.outbox:
-            return True
+    async def _flush(
+        self, stream: trio.abc.Stream, outgoing: OutgoingMigration, link: ToxicLink | None
+    ) -> bool:
+        if not outgoing.outbox or (link is not None and link.hung):
+            return True  # a hung link: written once the hang ends
         data = b"".join(json.dumps(m).encode() + b"\n" for m in outgoing.outbox)
         outgoing.outbox.clear()
         try:
-            await stream.send_all(data)
+            if link is None:
+                await stream.send_all(data)
+            else:
+                if latency := link.latency():
+                    await trio.sleep(latency)
+                if not await link.send(stream, data):
+                    # A close-after toxic: the link is gone; QEMU's next write fails.
+                    await stream.aclose()
+                    outgoing.fail(trio.current_time(), "Unable to write to socket: Broken pipe")
+                    return False
         except (trio.BrokenResourceError, trio.ClosedResourceError) as error:
             cause = error.__cause__
             reason = (

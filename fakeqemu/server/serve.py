@@ -21,6 +21,7 @@ from fakeqemu.server.endpoints import Endpoint
 from fakeqemu.server.failures import report_failure
 from fakeqemu.server.listeners import BindError, FileId, Listeners, where_listening
 from fakeqemu.server.migration_link import TrioMigrationTransport
+from fakeqemu.server.toxics import run_fault_timers
 
 __all__ = ["Endpoint", "Listening", "ServeControl", "serve", "serve_connection"]
 
@@ -168,7 +169,10 @@ async def serve(
         async with trio.open_nursery() as nursery:
             vm = fake.vm
             vm.clock = trio.current_time
-            vm.transport = TrioMigrationTransport(vm, nursery, on_exit=quit_served.set)
+            vm.transport = TrioMigrationTransport(
+                vm, nursery, on_exit=quit_served.set, faults=fake.faults
+            )
+            nursery.start_soon(run_fault_timers, fake.faults)
             if vm.incoming not in (None, "defer"):
                 # -incoming URI: QEMU listens before the monitors are up.
                 try:

@@ -47,7 +47,8 @@ def _migration_status(vm: VirtualMachine, role: str) -> str:
     return vm.source_status
 
 
-def _fail_migration(vm: VirtualMachine, error: str) -> None:
+def _fail_migration(fake: FakeQemu, error: str) -> None:
+    vm = fake.vm
     outgoing = vm.outgoing
     if outgoing is None or not outgoing.is_running:
         raise RuntimeError(
@@ -55,9 +56,7 @@ def _fail_migration(vm: VirtualMachine, error: str) -> None:
             "fail_migration() fails the source, and the destination fails as QEMU's "
             "does when the stream breaks"
         )
-    outgoing.fail(vm.clock(), error)
-    if vm.transport is not None:
-        vm.transport.wake()  # the migration task stops at once, closing the stream
+    fake.add_fault({"kind": "migration-fail", "desc": error})
 
 
 def _set_backend(vm: VirtualMachine, choice: BackendChoice) -> None:
@@ -162,8 +161,32 @@ class FakeQemuHandle:
         self._in_loop(_set_backend, self.vm, choice)
 
     def fail_migration(self, error: str = DEFAULT_FAILURE) -> None:
-        """Fail the running outgoing migration with ``error`` as its ``error-desc``."""
-        self._in_loop(_fail_migration, self.vm, error)
+        """Fail the running outgoing migration with ``error`` as its ``error-desc``
+        (a ``migration-fail`` fault, now)."""
+        self._in_loop(_fail_migration, self.fake, error)
+
+    def add_fault(self, description: Mapping[str, Any]) -> str:
+        """Hold a fault (``fakeqemu faults`` lists the kinds); returns its id.
+
+        ``{"kind": "error", "command": "migrate", "desc": "no"}``; a bad description
+        raises :class:`~fakeqemu.model.fault_spec.FaultError` naming the problem.
+        """
+        return self._in_loop(self.fake.add_fault, description)
+
+    def remove_fault(self, fault_id: str) -> None:
+        self._in_loop(self.fake.faults.remove, fault_id)
+
+    def clear_faults(self) -> None:
+        self._in_loop(self.fake.faults.clear)
+
+    @property
+    def faults(self) -> list[dict[str, Any]]:
+        """The faults held: each description with its ``id``, ``state`` and ``used``."""
+        return self._in_loop(self.fake.faults.listing)
+
+    def set_scenario(self, scenario: str | Mapping[str, Any] | Sequence[Any] | None) -> None:
+        """Play a scenario (``"stall-at:60"`` or a timeline) from now on."""
+        self._in_loop(self.fake.set_scenario, scenario)
 
     def _in_loop(self, function: Callable[..., T], *args: Any) -> T:
         return function(*args)

@@ -14,6 +14,14 @@ role="destination", ...)``.  ``--fakeqemu-matrix`` (or ``matrix=True``) runs eac
 test once per profile and shape, with ids like ``[11.1-new]``, and ends with a
 table of the combinations that passed.
 
+Faults and scenarios: ``@pytest.mark.fakeqemu(faults=[{"kind": "error", "command":
+"migrate", "desc": "no"}], scenario="stall-at:60")`` holds the faults from the start
+(those acting on one side only go to that side of a pair) and plays the scenario in
+every migration; each handle also has ``add_fault``, ``remove_fault``,
+``clear_faults``, ``faults``, ``set_scenario`` and ``fail_migration`` (a
+``migration-fail`` fault), and its journal lists the faults injected
+(``journal.faults``).  ``fakeqemu faults`` describes every kind, trigger and scenario.
+
 Heavy imports wait until a fixture runs: pytest loads this module in every
 session of an environment where fakeqemu is installed.
 """
@@ -29,6 +37,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import pytest
 
 from fakeqemu.fake.options import CONFIG_OPTIONS, FIXTURE_OPTIONS, OPTIONS, SPEED, Option, signature
+from fakeqemu.fault_catalog import fault_kind_names, scenario_names
 from fakeqemu.vocabulary import DEFAULT_PROFILE, DEFAULT_SHAPE, PROFILE_NAMES, SHAPES
 
 __all__ = [
@@ -78,7 +87,9 @@ SETTING_KEYWORDS = tuple(
 MARKER_KEYWORDS = ("profile", "shape", "matrix", *SETTING_KEYWORDS)
 MARKER_HELP = (
     f"fakeqemu({signature(MARKER_OPTIONS)}): configure this test's fakeqemu fixtures; "
-    "profile and shape may be lists, matrix=True runs every profile x shape"
+    "profile and shape may be lists, matrix=True runs every profile x shape; "
+    f"faults=[{{'kind': ...}}] with kinds {fault_kind_names()}; "
+    f"scenario= one of {scenario_names()} or a timeline (fakeqemu faults describes each)"
 )
 
 

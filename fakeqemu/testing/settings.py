@@ -66,7 +66,13 @@ class FakeSettings:
         return self.base.shape
 
     def config(self, role: str) -> FakeQemuConfig:
-        return replace(self.base, incoming="defer" if role == "destination" else None)
+        """The fake of ``role``: the marker's faults go to both fakes of a pair, but for
+        those that act on the other side only (``destination-dies``, ``source-dies``)."""
+        from fakeqemu.model.faults import acts_on
+
+        faults = tuple(f for f in self.base.faults if acts_on(f["kind"], role))
+        incoming = "defer" if role == "destination" else None
+        return replace(self.base, incoming=incoming, faults=faults)
 
     def endpoint(self, directory: str, stem: str) -> Endpoint:
         if self.monitor == "tcp":

@@ -42,7 +42,10 @@ def test_serve_prints_where_it_listens_and_stops_cleanly(tmp_path: Path, stop: i
     try:
         assert proc.stdout is not None
         line = proc.stdout.readline()
-        assert line == f"fakeqemu: QEMU 10.0.2 (profile 10.0, shape old) on unix:{path}\n"
+        assert line == (
+            "fakeqemu: QEMU 10.0.2 (profile 10.0, shape old, memory 128 MiB, backend model,"
+            f" seed none, speed 1.0, scenario none) on unix:{path}\n"
+        )
         greeting, _caps, status, name, resume, _cont = exchange(
             path,
             b'{"execute":"qmp_capabilities"}{"execute":"query-status"}{"execute":"query-name"}'

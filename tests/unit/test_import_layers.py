@@ -9,7 +9,7 @@
     backends
     profiles
     protocol
-    vocabulary, errors, sizes     (import nothing of fakeqemu)
+    vocabulary, errors, sizes, fault_catalog   (import nothing of fakeqemu)
 
 Every ``import`` counts, inside functions and under ``TYPE_CHECKING`` too, so no
 cycle between two parts can hide.  ``fakeqemu/__init__.py`` (the public API, lazy)
@@ -26,7 +26,7 @@ import pytest
 PACKAGE = Path(__file__).parents[2] / "fakeqemu"
 
 LAYERS: list[tuple[str, ...]] = [
-    ("vocabulary", "errors", "sizes"),
+    ("vocabulary", "errors", "sizes", "fault_catalog"),
     ("protocol",),
     ("profiles",),
     ("backends",),
