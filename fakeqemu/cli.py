@@ -71,10 +71,17 @@ def build_parser() -> argparse.ArgumentParser:
     add_backend_arguments(serve)
 
     sub.add_parser("profiles", help="list the QEMU releases fakeqemu imitates")
+    sub.add_parser(
+        "qemu",
+        help="take QEMU's own command line (as libvirt writes it); also fakeqemu-system-x86_64",
+        add_help=False,
+    )
 
     capture = sub.add_parser("capture", help="record a real QEMU (probes, queries, ...)")
-    capture.add_argument("what", choices=("probes", "queries", "hmp", "commands", "migrations"))
-    capture.add_argument("out", help="file to write")
+    capture.add_argument(
+        "what", choices=("probes", "queries", "hmp", "commands", "migrations", "libvirt")
+    )
+    capture.add_argument("out", help="file to write (libvirt: a directory)")
     capture.add_argument("--qemu", default="qemu-system-x86_64", help="QEMU binary")
     capture.add_argument("--cases", help="probes file whose cases to replay (for probes)")
 
@@ -111,6 +118,10 @@ def _capture(args: argparse.Namespace) -> int:
         count = capture_probes(args.qemu, Path(args.cases), Path(args.out))
     elif args.what == "hmp":
         count = capture_hmp(args.qemu, Path(args.out))
+    elif args.what == "libvirt":
+        from fakeqemu.emulator.capture import capture_emulator
+
+        count = capture_emulator(args.qemu, Path(args.out))
     elif args.what in ("commands", "migrations"):
         from fakeqemu.differential import capture
 
@@ -126,6 +137,11 @@ def main(argv: list[str] | None = None) -> int:
     """The ``fakeqemu`` command; ``argv`` None: this process's own command line."""
     signals = None
     command = sys.argv[1:2] if argv is None else argv[:1]
+    if command == ["qemu"]:
+        # QEMU's own command line follows: no argparse (QEMU's options are not ours).
+        from fakeqemu.emulator.main import fakeqemu_qemu
+
+        return fakeqemu_qemu(sys.argv[2:] if argv is None else argv[1:])
     if command == ["serve"] and threading.current_thread() is threading.main_thread():
         # Before anything else: a signal at any moment from here on ends `serve` as
         # it ends QEMU (fakeqemu.signals).

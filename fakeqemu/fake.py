@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from fakeqemu.backends import BackendChoice, BackendFactory
 from fakeqemu.commands import Executor, all_commands
 from fakeqemu.model.events import Event, EventBus, WallClock
+from fakeqemu.model.hardware import Hardware
 from fakeqemu.model.machine import VirtualMachine
 from fakeqemu.profiles import Profile, get_profile
 from fakeqemu.protocol.json_stream import JsonDialect
@@ -57,8 +58,11 @@ class FakeQemu:
         wall_clock: WallClock = time.time,
         clock: Callable[[], float] = time.monotonic,
         backend: BackendFactory | None = None,
+        hardware: Hardware | None = None,
     ) -> None:
-        """``backend``: a backend factory to use instead of ``config.backend``'s."""
+        """``backend``: a backend factory to use instead of ``config.backend``'s;
+        ``hardware``: the machine's CPUs, devices and chardevs (default: one ``qemu64``
+        vCPU and nothing else)."""
         self.config = config
         self.profile: Profile = get_profile(config.profile)
         options, seed = config.backend_options, config.seed
@@ -76,6 +80,7 @@ class FakeQemu:
             shape=config.shape,
             clock=clock,
             backend=choice,
+            hardware=hardware or Hardware(),
         )
         # A misspelt option or an unreadable recording fails now, not at `migrate`.
         self.vm.check_backend()

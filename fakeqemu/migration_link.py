@@ -33,10 +33,13 @@ MAX_LINE = 1 << 16
 
 
 def parse_socket_uri(uri: str) -> tuple[str, str, int]:
-    """``tcp:HOST:PORT`` → ("tcp", host, port); ``unix:PATH`` → ("unix", path, 0)."""
+    """``tcp:HOST:PORT`` → ("tcp", host, port); ``unix:PATH`` → ("unix", path, 0);
+    ``fd:N`` (a socket passed to the monitor, by number) → ("fd", "", N)."""
     scheme, _, rest = uri.partition(":")
     if scheme == "unix":
         return "unix", rest, 0
+    if scheme == "fd" and rest.isdigit():
+        return "fd", "", int(rest)
     if scheme == "tcp":
         host, _, port = rest.rpartition(":")
         if not port.isdigit() or int(port) > 65535:
@@ -190,6 +193,9 @@ class TrioMigrationTransport:
 
     async def _open(self, uri: str) -> trio.abc.Stream:
         kind, host, port = parse_socket_uri(uri)
+        if kind == "fd":
+            # Already connected (libvirt dialled the destination itself); ours to close.
+            return trio.SocketStream(trio.socket.from_stdlib_socket(socket.socket(fileno=port)))
         if kind == "unix":
             return await trio.open_unix_socket(host)
         return await trio.open_tcp_stream(host, port)

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import trio
 
 from fakeqemu.connection import MonitorConnection, serve_connection
+from fakeqemu.emulator.fd_stream import FdPassingStream, monitor_stream
 from fakeqemu.endpoints import Endpoint
 from fakeqemu.errors import FakeQemuError
 from fakeqemu.failures import report_failure
@@ -70,7 +71,7 @@ async def _serve_listener(
     control: ServeControl,
 ) -> None:
     if greeted is not None:
-        stream = trio.SocketStream(trio.socket.from_stdlib_socket(greeted))
+        stream = monitor_stream(trio.socket.from_stdlib_socket(greeted))
         await _serve_one(fake, stream, control, greeting_sent=True)
     while not fake.quit_requested:
         try:
@@ -81,7 +82,7 @@ async def _serve_listener(
             await trio.sleep(0.1)
             continue
         on_connection()
-        await _serve_one(fake, trio.SocketStream(conn), control)
+        await _serve_one(fake, monitor_stream(conn), control)
     quit_served.set()
 
 
@@ -90,10 +91,14 @@ async def _serve_one(
 ) -> None:
     connection = MonitorConnection(fake, stream, greeting_sent=greeting_sent)
     control.connections.add(connection)
+    if isinstance(stream, FdPassingStream):
+        # Descriptors passed with SCM_RIGHTS wait there for getfd.
+        stream.deliver = fake.vm.descriptors.for_monitor(connection.session).receive
     try:
         await connection.serve()
     finally:
         control.connections.discard(connection)
+        fake.vm.descriptors.release(connection.session)
 
 
 async def _serve_connect(

@@ -18,7 +18,9 @@ from fakeqemu.model.addresses import (
     open_error,
     resolved,
 )
+from fakeqemu.model.descriptors import Descriptors
 from fakeqemu.model.events import EventBus
+from fakeqemu.model.hardware import Hardware
 from fakeqemu.model.incoming import DestinationHooks, IncomingMigration
 from fakeqemu.model.migration import MigrationSettings, MigrationTransport
 from fakeqemu.model.outgoing import OutgoingMigration, SourceHooks
@@ -77,6 +79,10 @@ class VirtualMachine:
     #: The RAM-counter backend (with its options) that makes the numbers of each
     #: migration, on either side: the seam where backends plug in.
     backend: BackendChoice = field(default_factory=default_backend)
+    #: CPUs, devices and chardevs, as the command line describes them.
+    hardware: Hardware = field(default_factory=Hardware)
+    #: File descriptors passed to each monitor (SCM_RIGHTS, getfd).
+    descriptors: Descriptors = field(default_factory=Descriptors)
     migration_settings: MigrationSettings = field(init=False)
     outgoing: OutgoingMigration | None = None
     incoming_migration: IncomingMigration | None = None
