@@ -149,14 +149,23 @@ class TrioMigrationTransport:
         self._exit_if_asked()
 
     async def _receive(self, stream: trio.SocketStream, incoming: IncomingMigration) -> None:
-        incoming.source_connected(trio.current_time())
+        profile = self._vm.profile
+        connected = False
+        if not profile.incoming_peeks_channel:
+            incoming.source_connected(trio.current_time())
+            connected = True
         buffer = b""
+        received = False
         try:
             async with stream:
                 while incoming.status not in ("completed", "failed"):
                     data = await stream.receive_some(65536)
                     if not data:
                         break
+                    if not connected:
+                        incoming.source_connected(trio.current_time())
+                        connected = True
+                    received = True
                     buffer += data
                     if len(buffer) > MAX_LINE and b"\n" not in buffer:
                         break
@@ -165,7 +174,14 @@ class TrioMigrationTransport:
                         self._receive_line(incoming, line)
         except (trio.BrokenResourceError, trio.ClosedResourceError):
             pass
-        if incoming.status != "completed":
+        if not received and incoming.status not in ("completed", "failed"):
+            # The source left without a byte (libvirt closes the socket it dialled when
+            # its own `migrate` fails): QEMU's words for a stream that never began.
+            *said, last = profile.empty_stream_errors
+            for text in said:
+                qemu_error_report(text)
+            incoming.stream_broken(last)
+        elif incoming.status != "completed":
             incoming.stream_broken("load of migration failed: Input/output error")
 
     def _receive_line(self, incoming: IncomingMigration, line: bytes) -> None:

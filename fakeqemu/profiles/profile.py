@@ -138,6 +138,15 @@ class Profile:
     postcopy_active_before_stop: bool = False
     #: ``migrate_cancel`` is refused once postcopy runs (8.x on).
     postcopy_cancel_refused: bool = True
+    #: The destination peeks at a new channel before it loads (11.1): it turns ``active``
+    #: only once the first bytes arrive.  Before, ``active`` comes at the connection.
+    incoming_peeks_channel: bool = False
+    #: What a destination prints when its source connects and leaves without a byte;
+    #: the last line is the error that ends it (exit status 1).
+    empty_stream_errors: tuple[str, ...] = (
+        "Not a migration stream",
+        "load of migration failed: Invalid argument",
+    )
     #: Extra facts, kept open for later issues without widening this class.
     extras: dict[str, Any] = field(default_factory=dict)
 

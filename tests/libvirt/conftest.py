@@ -1,0 +1,118 @@
+"""Fixtures for the tests that run real libvirt daemons against fakeqemu-system-x86_64.
+
+The releases: ``FAKEQEMU_LIBVIRT_PROFILES`` (default ``7.2``, what CI runs; ``7.2,10.0,11.1``
+locally).  Each release gets one run of the scenarios on fresh daemons (module
+scope), which the tests then examine; everything those runs start is stopped by
+them.  Without libvirt (or root) the tests skip.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.libvirt import daemons
+from tests.libvirt.monitor_log import Session, read_sessions
+from tests.libvirt.real_qemu import real_emulator
+from tests.libvirt.reference import (
+    Observed,
+    cached_capabilities,
+    mask_domcapabilities,
+    observe,
+    stored,
+)
+from tests.libvirt.scenario import (
+    LifecycleRun,
+    SlowMigration,
+    run_killed_destination,
+    run_lifecycle,
+    run_slow_migration,
+)
+
+PROFILES = tuple(os.environ.get("FAKEQEMU_LIBVIRT_PROFILES", "7.2").split(","))
+#: The slow migration's limit, MiB/s: the fake model moves about 32 MiB of a 128 MiB
+#: guest, so it takes about four seconds.
+BANDWIDTH = 8
+
+
+def fake_emulator(profile: str, workdir: Path) -> str:
+    """The console script under a name that selects ``profile`` (a symlink, as a user
+    makes one)."""
+    script = Path(sys.executable).parent / "fakeqemu-system-x86_64"
+    link = workdir / f"fakeqemu-system-x86_64-{profile}"
+    link.symlink_to(script)
+    return str(link)
+
+
+@dataclass
+class FakeWorld:
+    profile: str
+    emulator: str
+    lifecycle: LifecycleRun
+    observed: Observed
+    source_sessions: list[Session]
+    slow: SlowMigration | None
+    killed: subprocess.CompletedProcess[str] | None
+    #: The source domain's state after the destination was killed.
+    state_after_kill: str
+
+
+@pytest.fixture(scope="module", params=PROFILES)
+def fake_world(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[FakeWorld]:
+    problem = daemons.missing()
+    if problem is not None:
+        pytest.skip(problem)
+    profile: str = request.param
+    workdir = tmp_path_factory.mktemp(f"libvirt-{profile}")
+    emulator = fake_emulator(profile, workdir)
+    with daemons.daemon_pair(workdir) as (source, destination):
+        lifecycle = run_lifecycle(source, destination, emulator, workdir)
+        observed = Observed(
+            mask_domcapabilities(lifecycle.domcapabilities, emulator),
+            cached_capabilities(source.root),
+            read_sessions(source.log),
+            read_sessions(destination.log),
+            {},
+        )
+        slow = killed = None
+        state = ""
+        if not lifecycle.migrate_error:
+            source.virsh("start", "fq")
+            slow = run_slow_migration(source, destination, BANDWIDTH)
+            destination.virsh("destroy", "fq")
+            source.virsh("start", "fq")
+            killed = run_killed_destination(source, destination)
+            state = source.virsh("domstate", "fq").stdout.strip()
+        yield FakeWorld(
+            profile,
+            emulator,
+            lifecycle,
+            observed,
+            read_sessions(source.log),
+            slow,
+            killed,
+            state,
+        )
+
+
+@pytest.fixture(scope="module")
+def real_observed(fake_world: FakeWorld, tmp_path_factory: pytest.TempPathFactory) -> Observed:
+    """Real QEMU of the same release under libvirt: live if installed, else the stored run."""
+    workdir = tmp_path_factory.mktemp(f"libvirt-real-{fake_world.profile}")
+    emulator = real_emulator(fake_world.profile, workdir)
+    if emulator is not None:
+        return observe(workdir, emulator)
+    reference = stored(fake_world.profile)
+    if reference is None:
+        pytest.skip(f"no real QEMU {fake_world.profile} and no stored reference")
+    if reference.kvm != fake_world.observed.kvm:
+        pytest.skip("the stored reference was recorded where KVM was (not) usable")
+    return reference

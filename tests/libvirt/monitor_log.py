@@ -1,0 +1,140 @@
+"""libvirt's own record of its QMP conversations, read from ``libvirtd.log``.
+
+With ``log_filters="1:qemu.qemu_monitor 1:qemu.qemu_monitor_json 1:util.command"``
+libvirt logs the command line of every emulator it runs, every message it sends
+(``QEMU_MONITOR_SEND_MSG``) and every reply and event it receives, byte for byte.
+Conversations are compared here with what does not depend on time masked: event
+timestamps, thread ids, the numbers of a migration in progress, and whether an
+event overtook a reply (QEMU's migration thread races its monitor).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+_RUN = re.compile(r"virCommandRunAsync:\d+ : About to run (.*)$")
+_NEW = re.compile(r"QEMU_MONITOR_NEW: mon=(0x[0-9a-f]+)")
+_SEND = re.compile(r"QEMU_MONITOR_SEND_MSG: mon=(0x[0-9a-f]+) msg=(.*?)(?:\\r\\n)?(?: fd=-?\d+)?$")
+_RECV = re.compile(r"QEMU_MONITOR_RECV_(REPLY|EVENT): mon=(0x[0-9a-f]+) (?:reply|event)=(.*)$")
+_TIMESTAMP = re.compile(r'"timestamp": \{"seconds": \d+, "microseconds": \d+\}')
+_NUMBER = re.compile(r"(?<=: )-?\d+(?:\.\d+)?(?:e[+-]?\d+)?")
+#: Replies whose numbers count a migration in progress, or the clock.
+TIME_DEPENDENT = frozenset({"query-migrate"})
+#: Replies that name threads of the process (each process has its own thread ids).
+THREAD_IDS = frozenset({"query-cpus-fast", "query-iothreads"})
+
+
+@dataclass
+class Exchange:
+    """One command and its reply (the reply's text as QEMU sent it)."""
+
+    command: str
+    arguments: dict[str, Any] | None
+    reply: str = ""
+
+    @property
+    def request(self) -> str:
+        return json.dumps({"execute": self.command, "arguments": self.arguments})
+
+    def masked_reply(self) -> str:
+        text = re.sub(r', "id": "libvirt-\d+"|"id": "libvirt-\d+", ', "", self.reply)
+        if self.command in THREAD_IDS and '"return"' in text:
+            reply = json.loads(text)
+            for item in reply["return"]:
+                item["thread-id"] = 0
+            text = json.dumps(reply)
+        if self.command in TIME_DEPENDENT:
+            text = _NUMBER.sub("0", text)
+        return text
+
+
+@dataclass
+class Session:
+    """One monitor connection, with the command line of the process it talked to."""
+
+    command_line: str
+    exchanges: list[Exchange] = field(default_factory=list)
+    events: list[str] = field(default_factory=list)
+
+    @property
+    def kind(self) -> str:
+        if "accel=kvm:tcg" in self.command_line:
+            return "probe-kvm"
+        if "accel=tcg" in self.command_line and "-daemonize" in self.command_line:
+            return "probe-tcg"
+        return "incoming" if "-incoming defer" in self.command_line else "start"
+
+    def commands(self) -> list[str]:
+        return [exchange.request for exchange in self.exchanges]
+
+
+def read_sessions(log: Path) -> list[Session]:
+    """Every monitor session in ``log``, in the order they opened."""
+    every: list[Session] = []
+    # Monitor addresses are reused once a monitor is freed: the latest one counts.
+    sessions: dict[str, Session] = {}
+    pending: dict[str, dict[str, Exchange]] = {}
+    last_command_line = ""
+    for line in log.read_text(errors="replace").splitlines():
+        if match := _RUN.search(line):
+            last_command_line = match[1]
+        elif match := _NEW.search(line):
+            sessions[match[1]] = Session(last_command_line)
+            every.append(sessions[match[1]])
+            pending[match[1]] = {}
+        elif (match := _SEND.search(line)) and match[1] in sessions:
+            message = json.loads(match[2])
+            exchange = Exchange(message["execute"], message.get("arguments"))
+            sessions[match[1]].exchanges.append(exchange)
+            pending[match[1]][message["id"]] = exchange
+        elif (match := _RECV.search(line)) and match[2] in sessions:
+            if match[1] == "EVENT":
+                sessions[match[2]].events.append(_TIMESTAMP.sub('"timestamp": 0', match[3]))
+                continue
+            reply_id = json.loads(match[3]).get("id")
+            if reply_id in pending[match[2]]:
+                pending[match[2]].pop(reply_id).reply = match[3]
+    return every
+
+
+@dataclass
+class Comparison:
+    """How two conversations of the same kind compare (counts for the report)."""
+
+    kind: str
+    commands: int
+    same_commands: bool
+    identical_replies: int
+    masked_replies: int
+    events_equal: bool
+    differences: list[str] = field(default_factory=list)
+
+
+def compare(real: Session, fake: Session) -> Comparison:
+    same = real.commands() == fake.commands()
+    identical = masked = 0
+    differences: list[str] = []
+    for mine, theirs in zip(real.exchanges, fake.exchanges, strict=False):
+        if mine.reply == theirs.reply:
+            identical += 1
+        if mine.masked_reply() == theirs.masked_reply():
+            masked += 1
+        elif len(differences) < 5:
+            differences.append(
+                f"{mine.request}: {mine.masked_reply()[:300]} != {theirs.masked_reply()[:300]}"
+            )
+    if not same:
+        differences.append(f"commands differ: {len(real.exchanges)} != {len(fake.exchanges)}")
+    return Comparison(
+        real.kind,
+        len(real.exchanges),
+        same,
+        identical,
+        masked,
+        real.events == fake.events,
+        differences,
+    )
