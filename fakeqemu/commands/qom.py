@@ -100,11 +100,32 @@ def _cpu_property(vm: VirtualMachine, index: int, name: str) -> QValue:
         return own[name]
     if isinstance(value, str) and value.startswith(RECORDED_PATH + "/"):
         return cpu_path(index) + value[len(RECORDED_PATH) :]
+    siblings = hardware.topology.cores * hardware.topology.threads > 1
+    if siblings and vm.profile.cpu_topology_features:
+        if feature_key(name) in TOPOLOGY_FEATURES:
+            value = True
+        elif name == "feature-words":
+            value = _with_topology_bits(value)
     if isinstance(value, bool):
         wanted = feature_key(name)
         for feature, enabled in hardware.cpu_features:
             if feature_key(feature) == wanted:
                 value = enabled
+    return value
+
+
+#: What a package with several logical CPUs sets: CPUID[1].EDX bit 28 (HT) and
+#: CPUID[0x80000001].ECX bit 1 (CMP_LEGACY), by (register, leaf): mask.
+TOPOLOGY_BITS = {("EDX", 1): 1 << 28, ("ECX", 0x80000001): 1 << 1}
+TOPOLOGY_FEATURES = frozenset({"ht", "cmp-legacy"})
+
+
+def _with_topology_bits(value: QValue) -> QValue:
+    assert isinstance(value, list)
+    for word in value:
+        bits = TOPOLOGY_BITS.get((word["cpuid-register"], word["cpuid-input-eax"]))
+        if bits is not None and "cpuid-input-ecx" not in word:
+            word["features"] |= bits
     return value
 
 
