@@ -43,8 +43,12 @@ test: lint typecheck pytest docs
 test-long: $(STAMP)
 	FAKEQEMU_LONG=1 $(BIN)/pytest -m "slow or real_qemu"
 
+# The load and fault benchmark takes about 40 min against one real QEMU (1 GiB of
+# garbage at QEMU's 0.5 MB/s); BENCH_ARGS=--quick takes a few minutes.
+BENCH_ARGS ?=
 bench: $(STAMP)
 	$(BIN)/python -m bench.run
+	$(BIN)/python -m bench.load $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) build site *.egg-info .mypy_cache .pytest_cache .ruff_cache

@@ -1,25 +1,28 @@
 """Strict contracts for the whole suite: every message any fake sends is checked.
 
-Violations are collected (a fake serving from a thread or a trio task must not
-crash mid-test) and fail the test that caused them.  A test that makes a fake
-break its contract on purpose opts out with ``@pytest.mark.no_strict_contracts``.
+The fakes are watched one by one, through their own ``session_observers``: tests make
+them with ``tests.support.strict.make_fake`` (or hand ``STRICT_HOOKS`` to the helper
+that does), and the plugin's fixtures take the hook from ``fakeqemu_hooks``,
+overridden here.  Nothing global is patched.  Violations are collected (a fake
+serving from a thread or a trio task must not crash mid-test) and fail the test
+that caused them.  A test that makes a fake break its contract on purpose opts out
+with ``@pytest.mark.no_strict_contracts``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Generator, Iterator
+from collections.abc import Generator
 
 import pytest
 
-from fakeqemu.contracts.strict import ContractMonitor, strict_everywhere
+from fakeqemu.testing.handles import FakeHook
+from tests.support.strict import MONITOR, STRICT_HOOKS
 
-MONITOR = ContractMonitor(collect=True)
 
-
-@pytest.fixture(scope="session", autouse=True)
-def _strict_contracts() -> Iterator[ContractMonitor]:
-    with strict_everywhere(MONITOR) as monitor:
-        yield monitor
+@pytest.fixture
+def fakeqemu_hooks() -> list[FakeHook]:
+    """Every fake the plugin's fixtures create is held to its contract."""
+    return list(STRICT_HOOKS)
 
 
 def _report(when: str) -> str | None:

@@ -20,7 +20,7 @@ import pytest
 from progress_monitor import GONE, SideProgress, monitor
 from qemu.qmp import QMPClient
 
-from fakeqemu.handles import FakeQemuPair
+from fakeqemu import FakeQemuPair
 
 pytestmark = pytest.mark.fakeqemu(matrix=True, speed=20)
 

@@ -23,7 +23,7 @@ import pytest
 from qemu.qmp.legacy import QEMUMonitorProtocol
 from strict_stats import DecodeError, MigrationInfo
 
-from fakeqemu.handles import FakeQemuPair
+from fakeqemu import FakeQemuPair
 
 pytestmark = pytest.mark.fakeqemu(matrix=True, speed=20)
 

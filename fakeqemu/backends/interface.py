@@ -17,9 +17,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
-Role = Literal["source", "destination"]
+from fakeqemu.vocabulary import Role
 
 
 @dataclass(frozen=True)
@@ -48,11 +48,15 @@ class BackendInputs:
 class ThrottleSettings:
     """Auto-converge's tunables (``cpu-throttle-*``, ``max-cpu-throttle``)."""
 
+    #: ``cpu-throttle-initial``: the first throttle, in percent.
     initial: int = 20
+    #: ``cpu-throttle-increment``: added at each sync that finds the guest too fast.
     increment: int = 10
+    #: ``max-cpu-throttle``: the throttle never goes above it.
     maximum: int = 99
     #: ``throttle-trigger-threshold``: dirtied/transferred percentage that counts as too fast.
     trigger_threshold: int = 50
+    #: ``cpu-throttle-tailslow``: near the maximum, step by what is needed, not more.
     tailslow: bool = False
 
 

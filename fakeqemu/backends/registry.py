@@ -26,6 +26,7 @@ from fakeqemu.backends.interface import (
     ReceivedPages,
 )
 from fakeqemu.backends.options import BackendError
+from fakeqemu.vocabulary import Role
 
 if TYPE_CHECKING:
     from importlib import metadata
@@ -133,7 +134,7 @@ class BackendChoice:
 
     def source(self, inputs: BackendInputs) -> RamBackend:
         """The source's backend for ``inputs`` (what the machine knows), with my options."""
-        backend = self._make(replace(inputs, role="source"))
+        backend = self._make(replace(inputs, role=Role.SOURCE))
         missing = [name for name in SOURCE_MEMBERS if not hasattr(backend, name)]
         if missing:
             raise BackendError(
@@ -144,7 +145,7 @@ class BackendChoice:
 
     def destination(self, inputs: BackendInputs) -> ReceiveBackend:
         """The destination's backend; one without ``receive`` counts what arrives."""
-        backend = self._make(replace(inputs, role="destination"))
+        backend = self._make(replace(inputs, role=Role.DESTINATION))
         if isinstance(backend, ReceiveBackend):
             return backend
         return ReceivedPages()

@@ -21,21 +21,21 @@ from dataclasses import replace
 
 from fakeqemu.backends.interface import BackendInputs, Limits, RamCounters, ReceivedPages
 from fakeqemu.backends.options import BackendError, BackendOptions
-from fakeqemu.cassette import Cassette
-from fakeqemu.recorded import Sample, load_samples
+from fakeqemu.backends.recorded import Sample, load_samples
+from fakeqemu.protocol.cassette import Cassette
+from fakeqemu.vocabulary import ROLE_SIDES
 
 OPTIONS = {
     "path": "the cassette or transcript to replay (or replay:PATH)",
     "side": "which side of it to replay (default: src for a source, dst for a destination)",
 }
-_ROLE_SIDES = {"source": "src", "destination": "dst"}
 #: The state machine asks once a 100 ms window: the window nearest the recorded
 #: switchover takes it, so the fake switches over within 50 ms of the recording.
 HALF_WINDOW_MS = 50.0
 
 
 def _side(cassette: Cassette, inputs: BackendInputs, options: BackendOptions) -> str:
-    wanted = options.text("side") or _ROLE_SIDES[inputs.role]
+    wanted = options.text("side") or ROLE_SIDES[inputs.role]
     sides = cassette.sides
     if wanted not in sides and len(sides) == 1 and options.text("side") is None:
         return sides[0]

@@ -39,13 +39,17 @@ class Workload:
 
     #: Guest RAM in bytes; ``None``: the machine's ``-m``.
     ram: int | None = None
+    #: Share of the guest's pages that are zero (``zero-share``).
     zero_share: float = 0.75
     #: Bytes per second the running guest dirties.
     dirty_rate: float = 0.0
     #: Bytes per second the network carries; 0: as much as ``max-bandwidth`` allows.
     link_bandwidth: float = 0.0
+    #: Size of a re-sent page once xbzrle-encoded, as a share of a page (``xbzrle-ratio``).
     xbzrle_ratio: float = 0.1
+    #: Bytes of device state sent after the last pages (``device-state``).
     device_state: int = DEVICE_STATE_BYTES
+    #: Pages per second the guest touches on the destination in postcopy (``fault-rate``).
     fault_rate: float = 100.0
     #: Pages the running guest writes all the time (QEMU's idle BIOS: some 60): dirty
     #: again at every bitmap sync that follows some running, however short.
@@ -111,12 +115,16 @@ class Period:
 
 @dataclass
 class SentPages:
+    """What a migration has sent so far: pages by kind, bytes by stage and channel."""
+
     normal: int = 0
     zero: int = 0
     xbzrle: int = 0
+    #: Bytes sent while precopy ran, while the guest was stopped, and in postcopy.
     by_stage: dict[str, int] = field(
         default_factory=lambda: {"precopy": 0, "downtime": 0, "postcopy": 0}
     )
+    #: Every byte of the stream, device state included; and those of the multifd channels.
     stream: int = 0
     multifd: int = 0
     xbzrle_bytes: int = 0

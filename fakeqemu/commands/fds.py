@@ -3,7 +3,7 @@
 libvirt migrates this way: it connects to the destination itself, passes the socket
 with SCM_RIGHTS along with ``getfd {"fdname": "migrate"}``, then says ``migrate
 {"uri": "fd:migrate"}``.  The server layer receives the descriptors
-(:class:`fakeqemu.emulator.fd_stream.FdPassingStream`); they are kept per monitor
+(:class:`fakeqemu.server.fd_passing.FdPassingStream`); they are kept per monitor
 connection in :class:`fakeqemu.model.descriptors.Descriptors`.
 """
 

@@ -13,6 +13,7 @@ from fakeqemu.commands.hmp_migrate import (
 from fakeqemu.commands.registry import CommandContext, CommandTable
 from fakeqemu.model.machine import RunState, VirtualMachine
 from fakeqemu.protocol.encoder import QValue
+from fakeqemu.vocabulary import version_text
 
 TABLE = CommandTable()
 command = TABLE.command
@@ -27,8 +28,7 @@ def _info_status(vm: VirtualMachine) -> str:
 
 
 def _info_version(vm: VirtualMachine) -> str:
-    qemu = vm.profile.version["qemu"]
-    return f"{qemu['major']}.{qemu['minor']}.{qemu['micro']}{vm.profile.version['package']}\n"
+    return f"{version_text(vm.profile.version)}{vm.profile.version['package']}\n"
 
 
 _HMP: dict[str, Callable[[VirtualMachine], str]] = {

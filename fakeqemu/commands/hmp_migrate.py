@@ -25,6 +25,15 @@ def size_to_str(value: int) -> str:
     return "%0.3g %sB" % (value / (1 << (index * 10)), _IEC[index])  # noqa: UP031 - C printf
 
 
+#: ``setup-time``, as both layouts print it (first in one, last in the other).
+_SETUP = ("setup-time", "setup")
+
+
+def _present(info: dict[str, Any], labels: tuple[tuple[str, str], ...]) -> list[tuple[str, Any]]:
+    """(label, value) of each ``(member, label)`` that ``info`` has, in that order."""
+    return [(label, info[member]) for member, label in labels if member in info]
+
+
 def _socket_uri(address: dict[str, Any]) -> str:
     if address.get("type") == "inet":
         return f"tcp:{address['host']}:{address['port']}"
@@ -46,13 +55,8 @@ def _legacy(vm: VirtualMachine, info: dict[str, Any]) -> list[str]:
         if status == "failed" and "error-desc" in info:
             line += f" ({info['error-desc']})"
         lines += [line, f"total time: {info.get('total-time', 0)} ms"]
-        for key, label in (
-            ("expected-downtime", "expected downtime"),
-            ("downtime", "downtime"),
-            ("setup-time", "setup"),
-        ):
-            if key in info:
-                lines.append(f"{label}: {info[key]} ms")
+        times = (("expected-downtime", "expected downtime"), ("downtime", "downtime"))
+        lines += [f"{label}: {value} ms" for label, value in _present(info, (*times, _SETUP))]
     ram = info.get("ram")
     if ram is not None:
         lines += _legacy_ram(ram)
@@ -123,14 +127,9 @@ def _reorganised(info: dict[str, Any]) -> list[str]:
             line += f" ({info['error-desc']})"
         lines.append(line)
     if info.get("total-time"):
+        times = (_SETUP, ("expected-downtime", "exp_down"), ("downtime", "down"))
         parts = [f"total={info['total-time']}"]
-        for key, label in (
-            ("setup-time", "setup"),
-            ("expected-downtime", "exp_down"),
-            ("downtime", "down"),
-        ):
-            if key in info:
-                parts.append(f"{label}={info[key]}")
+        parts += [f"{label}={value}" for label, value in _present(info, times)]
         lines.append("Time (ms): \t\t" + ", ".join(parts))
     if "remaining" in info:
         # 11.1's top-level estimate (observed at pre-switchover: "Remaining: \t\t0 B").

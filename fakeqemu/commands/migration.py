@@ -124,10 +124,8 @@ def migrate(ctx: CommandContext, args: dict[str, Any]) -> QValue:
         # fails at once (the events come before the reply instead of after it).
         outgoing.fail(vm.clock(), error.desc)
         return {}
-    if vm.transport is None:
-        raise QmpError("fakeqemu: this fake has no migration transport")
     # The fakes' own stream runs over the passed socket as over one the fake dials.
-    vm.transport.connect(address.uri if passed is None else f"fd:{passed}", outgoing)
+    vm.require_transport().connect(address.uri if passed is None else f"fd:{passed}", outgoing)
     return {}
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fakeqemu.commands.registry import CommandContext, CommandTable
-from fakeqemu.contracts.introspection import introspection_for
+from fakeqemu.profiles.patch import introspection_for
 from fakeqemu.protocol.encoder import QValue
 
 TABLE = CommandTable()

@@ -2,9 +2,10 @@
 
 The schemas are generated from each profile's recorded ``query-qmp-schema``
 plus the seed patch (:mod:`fakeqemu.contracts.generate`), checked in under
-``contracts/`` and shipped in ``fakeqemu/contracts/schemas/``.  Importing this
-package stays cheap (``fakeqemu serve`` imports it for ``query-qmp-schema``);
-jsonschema is loaded on the first :func:`validate`.
+``contracts/`` and shipped in ``fakeqemu/contracts/schemas/``.  A leaf: the fake
+never imports it; the test tooling (strict mode, :mod:`fakeqemu.testing.strict`)
+and the command line do.  Importing this package stays cheap; jsonschema is
+loaded on the first :func:`validate`.
 """
 
 from __future__ import annotations
@@ -12,8 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from fakeqemu.contracts.errors import ContractError
-
-ROLES = ("source", "destination")
+from fakeqemu.vocabulary import ROLES
 
 
 def validate(

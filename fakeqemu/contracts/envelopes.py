@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from fakeqemu.contracts.introspection import Entity, member
 from fakeqemu.contracts.qapi_types import Schema, TypeConverter
+from fakeqemu.profiles.patch import Entity, member
 
 #: qapi/error.json ``QapiErrorClass``; not in introspection (no command returns it),
 #: and the same from 7.2 to 11.1 (qemu-facts §4.4).

@@ -17,17 +17,18 @@ from pathlib import Path
 from typing import Any
 
 from fakeqemu.contracts import envelopes
-from fakeqemu.contracts.introspection import (
+from fakeqemu.contracts.qapi_types import Schema, TypeConverter
+from fakeqemu.contracts.roles import MigrationTypes, role_schema
+from fakeqemu.contracts.store import PROFILES, SPECIFIC_EVENTS, schema_id
+from fakeqemu.profiles import Profile, get_profile
+from fakeqemu.profiles.patch import (
     event_data,
     index,
     introspection_for,
     migration_info,
     migration_stats,
 )
-from fakeqemu.contracts.qapi_types import Schema, TypeConverter
-from fakeqemu.contracts.roles import MigrationTypes, role_schema
-from fakeqemu.contracts.store import PROFILES, SHAPES, SPECIFIC_EVENTS, schema_id
-from fakeqemu.profiles import Profile, get_profile
+from fakeqemu.vocabulary import SHAPES
 
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
 PACKAGE_SCHEMAS = Path(__file__).resolve().parent / "schemas"

@@ -8,8 +8,8 @@ Three inputs:
 * a transcript in the recordings' format, one object a line:
   ``{"t": ..., "side": "src"|"dst", "dir": ">"|"<", "raw": "..."}``, where
   ``src`` is a migration source and ``dst`` its destination (:func:`read_conversation`);
-* the entries of a cassette (:class:`fakeqemu.cassette.Cassette`, which also reads
-  transcripts), or of anything shaped like :class:`WireEntry` (:func:`read_entries`).
+* the entries of a cassette (:class:`fakeqemu.protocol.cassette.Cassette`, which also reads
+  transcripts) (:func:`read_entries`).
   ``fakeqemu contracts validate`` reads cassettes and transcripts this way.
 
 QMP answers a monitor connection's requests in order, so the n-th reply on a side's
@@ -22,10 +22,10 @@ import json
 from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
-#: Transcript sides, as the recorder names them, and the role each played.
-SIDE_ROLES = {"src": "source", "dst": "destination"}
+from fakeqemu.protocol.cassette import Entry
+from fakeqemu.vocabulary import SIDE_ROLES
 
 
 @dataclass(frozen=True)
@@ -43,35 +43,6 @@ class Received:
 class Unreadable:
     line: int
     reason: str
-
-
-class WireEntry(Protocol):
-    """One message as it went over a monitor connection (a cassette's entries are these)."""
-
-    @property
-    def line(self) -> int: ...
-    @property
-    def side(self) -> str: ...
-    @property
-    def conn(self) -> int: ...
-    @property
-    def from_client(self) -> bool: ...
-    @property
-    def data(self) -> bytes: ...
-    @property
-    def eof(self) -> bool: ...
-
-
-@dataclass(frozen=True)
-class _TranscriptLine:
-    """A line of a transcript given as text (without a cassette's extras)."""
-
-    line: int
-    side: str
-    conn: int
-    from_client: bool
-    data: bytes
-    eof: bool = False
 
 
 def _command_of(text: str | bytes) -> str | None:
@@ -106,7 +77,7 @@ class _Attribution:
         self._role = role
         self._pending: dict[tuple[str, int], deque[str | None]] = {}
 
-    def read(self, entry: WireEntry) -> Received | Unreadable | None:
+    def read(self, entry: Entry) -> Received | Unreadable | None:
         queue = self._pending.setdefault((entry.side, entry.conn), deque())
         if entry.from_client:
             queue.append(_command_of(entry.data))
@@ -122,7 +93,7 @@ class _Attribution:
 
 
 def read_entries(
-    entries: Iterable[WireEntry],
+    entries: Iterable[Entry],
     *,
     default_command: str | None = "query-migrate",
     role: str | None = None,
@@ -141,7 +112,7 @@ def read_conversation(
 ) -> Iterator[Received | Unreadable]:
     """Every message QEMU sent in ``text`` (a client's log or a transcript), attributed;
     ``role`` overrides transcript sides.  A cassette is read with
-    :meth:`fakeqemu.cassette.Cassette.parse` and :func:`read_entries`."""
+    :meth:`fakeqemu.protocol.cassette.Cassette.parse` and :func:`read_entries`."""
     pending: deque[str | None] = deque()
     attribution = _Attribution(default_command, role)
     transcript: bool | None = None
@@ -157,7 +128,7 @@ def read_conversation(
             if isinstance(value, dict) and "cassette" in value:
                 raise ValueError(
                     f"line {number} is a cassette header: read a cassette with"
-                    " fakeqemu.cassette.Cassette.parse() and read_entries()"
+                    " fakeqemu.protocol.cassette.Cassette.parse() and read_entries()"
                 )
             transcript = isinstance(value, dict) and {"dir", "raw"} <= value.keys()
         if not transcript:
@@ -170,6 +141,7 @@ def read_conversation(
             yield Unreadable(number, "not a transcript entry (needs dir and raw)")
             continue
         side = str(value.get("side", ""))
-        entry = _TranscriptLine(number, side, 0, value["dir"] == ">", value["raw"].encode())
+        t = float(value.get("t", 0.0))
+        entry = Entry(number, t, side, 0, str(value["dir"]), value["raw"].encode())
         if (item := attribution.read(entry)) is not None:
             yield item

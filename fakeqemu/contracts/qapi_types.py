@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from fakeqemu.contracts.introspection import Entity
+from fakeqemu.profiles.patch import Entity
 
 Schema = dict[str, Any]
 

@@ -18,8 +18,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from fakeqemu.contracts.introspection import PATCH_OPTIONAL_STATS, PATCH_SOURCE_COMPLETED_OMITS
 from fakeqemu.contracts.qapi_types import Schema
+from fakeqemu.profiles.patch import (
+    DESTINATION_REPORTED,
+    PATCH_DESTINATION_COMPLETED,
+    PATCH_OPTIONAL_STATS,
+    PATCH_SOURCE_COMPLETED_OMITS,
+)
 
 #: Members only the destination part fills; a pure source never sends them.
 DESTINATION_ONLY = (
@@ -56,25 +61,9 @@ SOURCE_NEVER = ("none",)
 #: completion, and 11.1's top-level ``remaining`` is gone once completed (recorded).
 SOURCE_COMPLETED_NEVER = ("expected-downtime", "disk", "remaining")
 
-#: The cases of fill_destination_migration_info()'s switch; other states set no status.
-DESTINATION_REPORTED = (
-    "setup",
-    "cancelling",
-    "cancelled",
-    "active",
-    "postcopy-device",
-    "postcopy-active",
-    "postcopy-paused",
-    "postcopy-recover",
-    "failed",
-    "colo",
-    "completed",
-)
 #: States a destination is never in, or never reports (``postcopy-recover-setup`` is
 #: dropped from the switch on purpose).
 DESTINATION_NEVER = ("none", "postcopy-recover-setup", "pre-switchover", "device", "wait-unplug")
-#: What the patch adds to a completed destination's reply.
-PATCH_DESTINATION_COMPLETED = ("ram", "total-time")
 
 
 @dataclass(frozen=True)

@@ -8,13 +8,15 @@ from importlib import resources
 from importlib.resources.abc import Traversable
 from typing import Any
 
+from fakeqemu.vocabulary import PROFILE_NAMES, SHAPES
+
 #: Base of every schema's ``$id``.  ``.invalid`` (RFC 2606) can never resolve, so
 #: no validator is tempted to fetch it: register the files, then refer to them.
 BASE_URI = "https://fakeqemu.invalid/contracts/"
 
-#: The profiles and shapes that have contracts, in the order they are listed.
-PROFILES = ("7.2", "10.0", "11.1")
-SHAPES = ("old", "new")
+#: The profiles and shapes that have contracts: every release, as generated data
+#: (``python -m fakeqemu.contracts.generate`` writes them for each).
+PROFILES = PROFILE_NAMES
 
 #: Events that have a schema of their own (every other event: the envelope only).
 SPECIFIC_EVENTS = ("MIGRATION", "MIGRATION_PASS")

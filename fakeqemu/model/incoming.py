@@ -12,26 +12,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from fakeqemu.backends.interface import ReceiveBackend, ReceivedPages
+from fakeqemu.profiles.patch import DESTINATION_REPORTED
 
 if TYPE_CHECKING:
     from fakeqemu.profiles import Profile
 
-#: Destination states that query-migrate reports (fill_destination_migration_info).
-REPORTED = frozenset(
-    {
-        "setup",
-        "cancelling",
-        "cancelled",
-        "active",
-        "postcopy-device",
-        "postcopy-active",
-        "postcopy-paused",
-        "postcopy-recover",
-        "failed",
-        "colo",
-        "completed",
-    }
-)
+#: check_section_footer()'s line when the stream ended inside a section (all releases).
+SECTION_FOOTER_REPORT = "check_section_footer: Read section footer failed: -5"
 
 
 @dataclass
@@ -56,6 +43,8 @@ class IncomingMigration:
     #: Counts the pages that arrive (the RAM-counter backend's destination side).
     ram: ReceiveBackend = field(default_factory=ReceivedPages)
     _load_started: float | None = None
+    #: Lines QEMU's error_report() prints on stderr (taken by the trio layer).
+    error_reports: list[str] = field(default_factory=list)
     total_time_ms: int = 0
 
     def listening(self, addresses: list[dict[str, Any]]) -> None:
@@ -83,7 +72,7 @@ class IncomingMigration:
         elif "complete" in message:
             self._complete(now)
         elif "abort" in message:
-            self.stream_broken("load of migration failed: Input/output error")
+            self.stream_torn()
 
     def _complete(self, now: float) -> None:
         if self._load_started is not None:
@@ -94,6 +83,31 @@ class IncomingMigration:
         if self.status != "postcopy-active":
             self.hooks.start_guest()
         self.hooks.set_status("completed")
+
+    def stream_torn(self) -> None:
+        """The stream ended in the middle of a section: the source died or cancelled.
+
+        QEMU's RAM loader does not stop at the end of the stream; check_section_footer()
+        then reports the read error (-EIO), and the load fails with -EINVAL.
+        """
+        if self.status in ("completed", "failed"):
+            return
+        self.error_reports.append(SECTION_FOOTER_REPORT)
+        self.stream_broken(self.profile.torn_stream_error)
+
+    def stream_empty(self) -> None:
+        """The source connected and left without a byte: QEMU's words for a stream that
+        never began (the profile's ``empty_stream_errors``, the last one the error)."""
+        if self.status in ("completed", "failed"):
+            return
+        *reports, error = self.profile.empty_stream_errors
+        self.error_reports += reports
+        self.stream_broken(error)
+
+    def take_error_reports(self) -> list[str]:
+        """QEMU's error_report() lines since the last call, for stderr."""
+        reports, self.error_reports = self.error_reports, []
+        return reports
 
     def stream_broken(self, error: str) -> None:
         """The source went away mid-load."""
@@ -107,4 +121,4 @@ class IncomingMigration:
 
     @property
     def reported(self) -> bool:
-        return self.status in REPORTED
+        return self.status in DESTINATION_REPORTED

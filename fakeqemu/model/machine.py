@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from fakeqemu.backends.interface import BackendInputs, Role
+from fakeqemu.backends.interface import BackendInputs
 from fakeqemu.backends.options import BackendError
 from fakeqemu.backends.registry import BackendChoice, default_backend
 from fakeqemu.errors import QmpError
@@ -27,6 +27,7 @@ from fakeqemu.model.outgoing import OutgoingMigration, SourceHooks
 from fakeqemu.model.ram import PAGE_SIZE, ram_total
 from fakeqemu.model.stats import query_migrate
 from fakeqemu.profiles import Profile
+from fakeqemu.vocabulary import Role
 
 
 class RunState(enum.StrEnum):
@@ -121,9 +122,9 @@ class VirtualMachine:
         """Make the backend once for the side this machine starts as, so that a bad choice
         fails before any migration."""
         if self.incoming is None:
-            self.backend.source(self._backend_inputs("source"))
+            self.backend.source(self._backend_inputs(Role.SOURCE))
         else:
-            self.backend.destination(self._backend_inputs("destination"))
+            self.backend.destination(self._backend_inputs(Role.DESTINATION))
 
     # -- migration --------------------------------------------------------------------
 
@@ -146,6 +147,12 @@ class VirtualMachine:
         if self.migration_settings.enabled("events"):
             self.events.emit(name, data)
 
+    def require_transport(self) -> MigrationTransport:
+        """The way to the peer; a fake served without one (no trio layer) cannot migrate."""
+        if self.transport is None:
+            raise QmpError("fakeqemu: this fake has no migration transport")
+        return self.transport
+
     def begin_outgoing(self) -> OutgoingMigration:
         """migrate_init(): a fresh migration in ``setup``, stats zeroed, error cleared."""
         hooks = SourceHooks(
@@ -156,7 +163,7 @@ class VirtualMachine:
             guest_running=lambda: self.running,
         )
         try:
-            ram = self.backend.source(self._backend_inputs("source"))
+            ram = self.backend.source(self._backend_inputs(Role.SOURCE))
         except BackendError as error:
             raise QmpError(f"fakeqemu: {error}") from None
         self.outgoing = OutgoingMigration(
@@ -201,8 +208,7 @@ class VirtualMachine:
             raise QmpError("The incoming migration has already been started")
         if self.runstate is not RunState.INMIGRATE:
             raise QmpError("'-incoming' was not specified on the command line")
-        if self.transport is None:
-            raise QmpError("fakeqemu: this fake has no migration transport")
+        transport = self.require_transport()
         if not self.profile.destination_reports_setup:
             self._unconditional_setup_event()
         args = {"uri": target} if isinstance(target, str) else target
@@ -219,7 +225,7 @@ class VirtualMachine:
         problem = open_error(address, incoming=True)
         if problem is not None:
             raise QmpError(problem)
-        addresses = self.transport.listen(address.uri, incoming)
+        addresses = transport.listen(address.uri, incoming)
         self._incoming_started = True
         self.incoming_migration = incoming
         incoming.listening(addresses)
@@ -231,7 +237,7 @@ class VirtualMachine:
             exit_process=self._exit_after_failed_incoming,
         )
         try:
-            received = self.backend.destination(self._backend_inputs("destination"))
+            received = self.backend.destination(self._backend_inputs(Role.DESTINATION))
         except BackendError as error:
             raise QmpError(f"fakeqemu: {error}") from None
         return IncomingMigration(profile=self.profile, hooks=hooks, ram=received)

@@ -183,9 +183,6 @@ class OutgoingMigration:
         self._phase = "done"
         self._deadline = None
 
-    def set_parameter(self, name: str, value: Any) -> None:
-        self.parameters[name] = value
-
     # -- the phases -----------------------------------------------------------------
 
     def limits(self) -> Limits:

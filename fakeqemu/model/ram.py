@@ -6,8 +6,10 @@ Where the numbers of a migration come from is a RAM-counter backend's business
 
 from __future__ import annotations
 
-#: TARGET_PAGE_SIZE on x86.
-PAGE_SIZE = 4096
+from fakeqemu.profiles.checks import PAGE_SIZE
+
+__all__ = ["PAGE_SIZE", "PC_EXTRA_RAM", "ram_total"]
+
 #: RAM blocks besides guest memory on an x86 ``pc`` machine (BIOS and option ROMs):
 #: ``ram.total`` for ``-m 128`` is 134750208, not 134217728.
 PC_EXTRA_RAM = 532480

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from fakeqemu.backends.interface import RamCounters, XbzrleCounters, as_counters
+from fakeqemu.profiles.patch import PATCH_OPTIONAL_STATS, PATCH_SOURCE_COMPLETED_OMITS
 
 if TYPE_CHECKING:
     from fakeqemu.model.incoming import IncomingMigration
@@ -47,21 +48,6 @@ def _members(profile: Profile, type_owner: str, member: str | None = None) -> fr
         return frozenset(schema.object_members(info_type))
     member_type = next(m["type"] for m in schema.types[info_type]["members"] if m["name"] == member)
     return frozenset(schema.object_members(member_type))
-
-
-#: MigrationStats members the seed patch makes optional: the source-only counters.
-PATCH_OPTIONAL = frozenset(
-    {
-        "dirty-sync-count",
-        "precopy-bytes",
-        "downtime-bytes",
-        "postcopy-bytes",
-        "multifd-bytes",
-        "postcopy-requests",
-        "dirty-sync-missed-zero-copy",
-        "dirty-pages-rate",
-    }
-)
 
 
 def destination_ram(
@@ -113,7 +99,9 @@ def destination_info(
         )
         # On a release whose MigrationStats has other mandatory members (7.2's
         # `skipped`), the patch's g_malloc0'd struct prints them as 0.
-        for member in _members(profile, "MigrationInfo", "ram") - ram.keys() - PATCH_OPTIONAL:
+        for member in (
+            _members(profile, "MigrationInfo", "ram") - ram.keys() - set(PATCH_OPTIONAL_STATS)
+        ):
             ram[member] = 0
         info["ram"] = ram
     if incoming.error_desc is not None and profile.error_desc_in_any_state:
@@ -208,5 +196,6 @@ def query_migrate(
         info.update(source_info(profile, outgoing, now))
         if shape == "new" and outgoing.status == "completed":
             # The patch sets has_dirty_pages_rate only while not completed.
-            info.get("ram", {}).pop("dirty-pages-rate", None)
+            for member in PATCH_SOURCE_COMPLETED_OMITS:
+                info.get("ram", {}).pop(member, None)
     return info

@@ -8,7 +8,7 @@ need a migration or bad input to observe, stated once per release in
 version numbers.
 """
 
-from fakeqemu.profiles.catalog import PROFILES, get_profile
+from fakeqemu.profiles.catalog import CATALOG, PROFILES, Catalog, get_profile
 from fakeqemu.profiles.profile import HmpLayout, Profile
 
-__all__ = ["PROFILES", "HmpLayout", "Profile", "get_profile"]
+__all__ = ["CATALOG", "PROFILES", "Catalog", "HmpLayout", "Profile", "get_profile"]

@@ -3,7 +3,8 @@
 Each table is in the order QEMU checks (migrate_params_check() and
 migrate_caps_check()): the first complaint wins.  Every message and bound was
 observed on the real binaries by the generated differential sequence
-(``fakeqemu/differential``; stored in ``tests/data/recordings/<v>/migration-commands.jsonl``).
+(``fakeqemu/recorder/differential``; stored in
+``tests/data/recordings/<v>/migration-commands.jsonl``).
 """
 
 from __future__ import annotations
@@ -172,6 +173,20 @@ _BACKGROUND_SNAPSHOT_CONFLICTS = (
     "zero-copy-send",
 )
 _ZERO_COPY = "Zero copy only available for non-compressed non-TLS multifd migration"
+
+
+def _zero_copy(conflict: str) -> CapabilityRule:
+    """zero-copy-send needs multifd on a plain transport; what else counts as compression
+    differs by release."""
+    return CapabilityRule(
+        "zero-copy-send",
+        _ZERO_COPY,
+        needs=("multifd",),
+        conflicts=(conflict,),
+        plain_transport=True,
+    )
+
+
 _IGNORE_SHARED = CapabilityRule(
     "postcopy-ram", "Postcopy is not compatible with ignore-shared", conflicts=("x-ignore-shared",)
 )
@@ -188,13 +203,7 @@ CAPABILITIES_7_2: tuple[CapabilityRule, ...] = (
     _IGNORE_SHARED,
     _BACKGROUND,
     # Observed: the compress capability among the new ones counts as compression.
-    CapabilityRule(
-        "zero-copy-send",
-        _ZERO_COPY,
-        needs=("multifd",),
-        conflicts=("compress",),
-        plain_transport=True,
-    ),
+    _zero_copy("compress"),
     _PREEMPT,
     CapabilityRule(
         "postcopy-preempt", "Postcopy preempt not compatible with compress", conflicts=("compress",)
@@ -215,13 +224,7 @@ def _from_10(*, postcopy_multifd: bool, colo_needs_return_path: bool) -> tuple[C
         _IGNORE_SHARED,
         *(() if postcopy_multifd else (multifd,)),
         _BACKGROUND,
-        CapabilityRule(
-            "zero-copy-send",
-            _ZERO_COPY,
-            needs=("multifd",),
-            conflicts=("xbzrle",),
-            plain_transport=True,
-        ),
+        _zero_copy("xbzrle"),
         _PREEMPT,
         CapabilityRule(
             "switchover-ack",

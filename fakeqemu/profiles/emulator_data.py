@@ -1,6 +1,6 @@
 """What a release answers that is recorded rather than computed: ``emulator.json.gz``.
 
-``fakeqemu capture libvirt`` writes it (:mod:`fakeqemu.emulator.capture`): the
+``fakeqemu capture libvirt`` writes it (:mod:`fakeqemu.recorder.libvirt.capture`): the
 release's command line (``-version``, ``-help``, its options), the replies to
 libvirt's capability probe per accelerator, the properties of the CPU model libvirt
 starts, and QEMU's error texts for names it does not know.  Replies are kept as QEMU

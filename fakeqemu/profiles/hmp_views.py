@@ -24,6 +24,22 @@ _THROTTLE = (
     ("max-cpu-throttle", "plain"),
 )
 
+#: From 10.0, in the same order in 10.0 and 11.1.
+_STREAM_10 = (
+    ("downtime-limit", "ms"),
+    ("x-checkpoint-delay", "ms"),
+    ("multifd-channels", "plain"),
+    ("multifd-compression", "plain"),
+    ("zero-page-detection", "plain"),
+    ("xbzrle-cache-size", "bytes"),
+)
+_DIRTY_LIMIT_10 = (
+    ("x-vcpu-dirty-limit-period", "ms"),
+    ("vcpu-dirty-limit", "MB/s"),
+    ("mode", "plain"),
+    ("direct-io", "bool"),
+)
+
 PARAMETER_LINES_7_2: tuple[tuple[str, str], ...] = (
     *_ANNOUNCE,
     ("compress-level", "plain"),
@@ -52,19 +68,11 @@ PARAMETER_LINES_10_0: tuple[tuple[str, str], ...] = (
     ("tls-hostname", "quoted"),
     ("max-bandwidth", "bytes/second"),
     ("avail-switchover-bandwidth", "bytes/second"),
-    ("downtime-limit", "ms"),
-    ("x-checkpoint-delay", "ms"),
-    ("multifd-channels", "plain"),
-    ("multifd-compression", "plain"),
-    ("zero-page-detection", "plain"),
-    ("xbzrle-cache-size", "bytes"),
+    *_STREAM_10,
     ("max-postcopy-bandwidth", "plain"),
     ("tls-authz", "quoted"),
     ("block-bitmap-mapping", "mapping"),
-    ("x-vcpu-dirty-limit-period", "ms"),
-    ("vcpu-dirty-limit", "MB/s"),
-    ("mode", "plain"),
-    ("direct-io", "bool"),
+    *_DIRTY_LIMIT_10,
 )
 
 PARAMETER_LINES_11_1: tuple[tuple[str, str], ...] = (
@@ -76,17 +84,9 @@ PARAMETER_LINES_11_1: tuple[tuple[str, str], ...] = (
     ("max-bandwidth", "bytes/second"),
     ("avail-switchover-bandwidth", "bytes/second"),
     ("max-postcopy-bandwidth", "bytes/second"),
-    ("downtime-limit", "ms"),
-    ("x-checkpoint-delay", "ms"),
-    ("multifd-channels", "plain"),
-    ("multifd-compression", "plain"),
-    ("zero-page-detection", "plain"),
-    ("xbzrle-cache-size", "bytes"),
+    *_STREAM_10,
     ("block-bitmap-mapping", "mapping"),
-    ("x-vcpu-dirty-limit-period", "ms"),
-    ("vcpu-dirty-limit", "MB/s"),
-    ("mode", "plain"),
-    ("direct-io", "bool"),
+    *_DIRTY_LIMIT_10,
     ("x-rdma-chunk-size", "bytes"),
     ("cpr-exec-command", "words"),
 )

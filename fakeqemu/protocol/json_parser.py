@@ -21,7 +21,7 @@ Errors are raised as JsonParseError carrying the message QEMU formats after
 
 from __future__ import annotations
 
-from typing import Final, TypeAlias
+from typing import Final, Generic, TypeAlias, TypeVar
 
 from fakeqemu.protocol.json_lexer import (
     COLON,
@@ -168,6 +168,19 @@ def scalar_value(token: Token) -> JsonValue:
 NOT_DONE: Final[tuple[bool, JsonValue]] = (False, None)
 """What feed() returns while the top-level value is still incomplete."""
 
+_Frame = TypeVar("_Frame")
+
+
+class _StackParser(Generic[_Frame]):
+    """Both parsers: fed one token at a time, the containers still open on a stack."""
+
+    def __init__(self) -> None:
+        self._stack: list[_Frame] = []
+
+    def reset(self) -> None:
+        self._stack.clear()
+
+
 # ClassicParser: what the innermost open container expects next.
 _FIRST = 0  # just opened: its closing bracket, or the first key / element
 _KEY = 1  # an object key (any value is parsed, then rejected unless a string)
@@ -185,24 +198,14 @@ class _OpenContainer:
         self.key = ""
 
 
-class ClassicParser:
+class ClassicParser(_StackParser[_OpenContainer]):
     """QEMU 7.2 / 10.0 json-parser.c, one token at a time; call reset() between values."""
-
-    def __init__(self) -> None:
-        self._open: list[_OpenContainer] = []
-
-    def reset(self) -> None:
-        self._open.clear()
-
-    @property
-    def in_progress(self) -> bool:
-        return bool(self._open)
 
     def feed(self, token: Token) -> tuple[bool, JsonValue]:
         """Returns (True, value) for the token completing the value, else NOT_DONE."""
         kind = token.kind
-        if self._open:
-            top = self._open[-1]
+        if self._stack:
+            top = self._stack[-1]
             is_object = type(top.container) is dict
             closing = RCURLY if is_object else RSQUARE
             if top.expecting == _COLON:
@@ -224,20 +227,20 @@ class ClassicParser:
                 top.expecting = _KEY if is_object else _MEMBER
         # A value starts: at the top level, as an element, or as an object key or member.
         if kind == LCURLY:
-            self._open.append(_OpenContainer({}))
+            self._stack.append(_OpenContainer({}))
             return NOT_DONE
         if kind == LSQUARE:
-            self._open.append(_OpenContainer([]))
+            self._stack.append(_OpenContainer([]))
             return NOT_DONE
         return self._complete(scalar_value(token), token)
 
     def _close(self, token: Token) -> tuple[bool, JsonValue]:
-        return self._complete(self._open.pop().container, token)
+        return self._complete(self._stack.pop().container, token)
 
     def _complete(self, value: JsonValue, token: Token) -> tuple[bool, JsonValue]:
-        if not self._open:
+        if not self._stack:
             return True, value
-        top = self._open[-1]
+        top = self._stack[-1]
         container = top.container
         if top.expecting == _KEY:
             if not isinstance(value, str):
@@ -274,14 +277,8 @@ class _StackEntry:
         self.state = state
 
 
-class PushParser:
+class PushParser(_StackParser[_StackEntry]):
     """QEMU 11.1 json-parser.c; call reset() after a value or an error."""
-
-    def __init__(self) -> None:
-        self._stack: list[_StackEntry] = []
-
-    def reset(self) -> None:
-        self._stack.clear()
 
     def feed(self, token: Token) -> tuple[bool, JsonValue]:
         """json_parser_feed(): (True, value) once the top-level value is complete."""

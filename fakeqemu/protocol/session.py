@@ -18,8 +18,6 @@ from fakeqemu.protocol.json_stream import JsonDialect, JsonError, JsonStream
 
 NEGOTIATION_HINT = "Expecting capabilities negotiation with 'qmp_capabilities'"
 
-#: Stop reading a client's input while this much output waits for it.
-OUTPUT_HIGH_WATER = 1 << 20
 #: A client that lets this much output pile up (events it never reads) is dropped.
 OUTPUT_HARD_LIMIT = 64 << 20
 
@@ -59,7 +57,7 @@ class QmpSession:
     ) -> None:
         self._executor = executor
         self._stream = JsonStream(dialect)
-        # The greeting may already be on the wire (fakeqemu.fast_start sent it).
+        # The greeting may already be on the wire (fakeqemu.server.fast_start sent it).
         self._out = bytearray() if greeting_sent else bytearray(encode_message(greeting))
         self._on_output = on_output
         self.oob_offered = oob_offered
@@ -172,11 +170,6 @@ class QmpSession:
             self.closing = True
         if self._on_output is not None:
             self._on_output()
-
-    @property
-    def wants_input(self) -> bool:
-        """False while a slow reader has too much output waiting (backpressure)."""
-        return not self.closing and len(self._out) < OUTPUT_HIGH_WATER
 
     def data_to_send(self) -> bytes:
         data = bytes(self._out)

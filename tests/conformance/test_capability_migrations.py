@@ -5,10 +5,10 @@ fast one (an idle 16 MiB guest, no bandwidth limit) and one with each of xbzrle,
 multifd, auto-converge, postcopy-ram (``migrate-start-postcopy`` once active) and
 pause-before-switchover, polling ``query-migrate`` and HMP ``info migrate`` every
 100 ms (``tests/data/recordings/<v>/migrations/``).  The recorded migrations' replay
-(:mod:`tests.conformance.scenario_driver`) sends the same requests to two fakes at the
+(:mod:`tests.support.scenario_driver`) sends the same requests to two fakes at the
 same points of the migration; the checks compare events in order, ``query-migrate``
 key layouts per status, the final replies with numbers masked, and every ``info
-migrate`` line for line with numbers masked (:mod:`tests.conformance.hmp_checks`).
+migrate`` line for line with numbers masked (:mod:`tests.support.hmp_checks`).
 
 What still differs, and why, is listed in :data:`KNOWN`; a listed difference that no
 longer shows fails the test too, so the list stays true.  With a real QEMU (CI: 7.2,
@@ -26,14 +26,17 @@ import pytest
 import trio
 import trio.testing
 
-from fakeqemu.differential.capture import record_migration
-from fakeqemu.differential.migrations import SCENARIOS, Scenario
-from fakeqemu.fake import FakeQemu, FakeQemuConfig
-from tests.conformance.hmp_checks import compare_hmp
-from tests.conformance.scenario_checks import compare
-from tests.conformance.scenario_driver import Recording, parse_recording, replay
+from fakeqemu.fake.config import FakeQemuConfig
+from fakeqemu.fake.qemu import FakeQemu
+from fakeqemu.recorder.differential.capture import record_migration
+from fakeqemu.recorder.differential.migrations import SCENARIOS, Scenario
 from tests.conformance.test_real_qemu import _real_qemu
-from tests.recordings import RECORDINGS, VERSIONS
+from tests.support.hmp_checks import compare_hmp
+from tests.support.recordings import RECORDINGS, VERSIONS
+from tests.support.scenario_checks import compare
+from tests.support.scenario_driver import replay
+from tests.support.scenario_recording import Recording, parse_recording
+from tests.support.strict import make_fake
 
 #: QEMU's idle BIOS keeps some 60 pages dirty; in the recordings it re-sends 57 to 67
 #: pages after every bitmap sync (``downtime ram`` is never 0 for a running guest).
@@ -99,13 +102,13 @@ def workload(scenario: Scenario) -> dict[str, str]:
 async def replay_problems(
     recording: Recording, version: str, scenario: Scenario, workdir: Path
 ) -> list[str]:
-    def make_fake(config: FakeQemuConfig) -> FakeQemu:
+    def scenario_fake(config: FakeQemuConfig) -> FakeQemu:
         memory = scenario.memory << 20
-        return FakeQemu(
+        return make_fake(
             dataclasses.replace(config, memory=memory, backend_options=workload(scenario))
         )
 
-    transcript = await replay(recording, version, workdir, make_fake=make_fake)
+    transcript = await replay(recording, version, workdir, make_fake=scenario_fake)
     return compare(recording, transcript) + compare_hmp(recording, transcript)
 
 

@@ -17,13 +17,14 @@ from typing import TypeVar
 
 import pytest
 
-from fakeqemu.capture import running_qemu
-from fakeqemu.endpoints import Endpoint
-from fakeqemu.fake import FakeQemuConfig
-from fakeqemu.testing import ThreadedFakeQemu
+from fakeqemu import ThreadedFakeQemu
+from fakeqemu.fake.config import FakeQemuConfig
+from fakeqemu.recorder.capture import running_qemu
+from fakeqemu.server.endpoints import Endpoint
 from tests.conformance.test_real_qemu import _real_qemu
-from tests.mutations import mutate
-from tests.recordings import mask_timestamps, probe_cases
+from tests.support.mutations import mutate
+from tests.support.recordings import mask_timestamps, probe_cases
+from tests.support.strict import STRICT_HOOKS
 
 T = TypeVar("T")
 
@@ -76,7 +77,9 @@ def test_mutated_input_gets_the_same_replies(tmp_path: Path) -> None:
     with (
         running_qemu(binary, "-m", "128", "-S") as qemu_path,
         ThreadedFakeQemu(
-            FakeQemuConfig(profile=version, start_paused=True), [Endpoint("unix", path=fake_path)]
+            FakeQemuConfig(profile=version, start_paused=True),
+            [Endpoint("unix", path=fake_path)],
+            hooks=STRICT_HOOKS,
         ),
     ):
         for payload in mutated_inputs(version, CASES):

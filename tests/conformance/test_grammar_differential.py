@@ -1,6 +1,6 @@
 """Generated input to a live QEMU and to the fake: every reply must be the same bytes.
 
-The grammar of tests/qmp_grammar.py writes the inputs; one long-running QEMU and one fake
+The grammar of tests/support/qmp_grammar.py writes the inputs; one long-running QEMU and one fake
 of the same release each get all of them on one connection, in the same order, so state
 (``stop``/``cont``, capabilities, parameters) and QEMU 11.1's line and column counts
 carry through.  After each input a control character puts the JSON reader back in a
@@ -19,13 +19,14 @@ from pathlib import Path
 
 import pytest
 
-from fakeqemu.capture import running_qemu
-from fakeqemu.endpoints import Endpoint
-from fakeqemu.fake import FakeQemuConfig
-from fakeqemu.testing import ThreadedFakeQemu
+from fakeqemu import ThreadedFakeQemu
+from fakeqemu.fake.config import FakeQemuConfig
+from fakeqemu.recorder.capture import running_qemu
+from fakeqemu.server.endpoints import Endpoint
 from tests.conformance.test_real_qemu import _real_qemu
-from tests.qmp_grammar import generated_inputs
-from tests.recordings import mask_timestamps
+from tests.support.qmp_grammar import generated_inputs
+from tests.support.recordings import mask_timestamps
+from tests.support.strict import STRICT_HOOKS
 
 pytestmark = pytest.mark.real_qemu
 
@@ -73,7 +74,9 @@ def test_generated_input_gets_the_same_bytes_from_qemu_and_the_fake(tmp_path: Pa
     with (
         running_qemu(binary, "-m", "128", "-S") as qemu_path,
         ThreadedFakeQemu(
-            FakeQemuConfig(profile=version, start_paused=True), [Endpoint("unix", path=fake_path)]
+            FakeQemuConfig(profile=version, start_paused=True),
+            [Endpoint("unix", path=fake_path)],
+            hooks=STRICT_HOOKS,
         ),
     ):
         real, fake = _Monitor(qemu_path), _Monitor(fake_path)

@@ -17,13 +17,14 @@ from pathlib import Path
 
 import pytest
 
-from fakeqemu.capture import capture_probes, running_qemu
-from fakeqemu.endpoints import Endpoint
-from fakeqemu.fake import FakeQemu, FakeQemuConfig
+from fakeqemu import ThreadedFakeQemu
+from fakeqemu.fake.config import FakeQemuConfig
 from fakeqemu.protocol.json_stream import MAX_TOKEN_SIZE
-from fakeqemu.testing import ThreadedFakeQemu
+from fakeqemu.recorder.capture import capture_probes, running_qemu
+from fakeqemu.server.endpoints import Endpoint
 from tests.conformance.test_real_qemu import _real_qemu
-from tests.recordings import RECORDINGS, VERSIONS, ProbeCase, mask_timestamps, probe_cases
+from tests.support.recordings import RECORDINGS, VERSIONS, ProbeCase, mask_timestamps, probe_cases
+from tests.support.strict import STRICT_HOOKS, make_fake
 
 LONG = pytest.mark.skipif(
     os.environ.get("FAKEQEMU_LONG") != "1", reason="long run: FAKEQEMU_LONG=1 (make test-long)"
@@ -52,7 +53,7 @@ def test_every_release_has_the_same_limit_cases() -> None:
 
 @pytest.mark.parametrize("case", _cases())
 def test_the_fake_answers_as_qemu_did_at_its_limits(case: ProbeCase) -> None:
-    fake = FakeQemu(FakeQemuConfig(profile=case.version, start_paused=True))
+    fake = make_fake(FakeQemuConfig(profile=case.version, start_paused=True))
     session = fake.open_session()
     assert session.data_to_send() == case.greeting
     session.receive_data(CAPS)
@@ -97,7 +98,9 @@ def test_an_id_just_inside_the_size_limit_comes_back_alike(tmp_path: Path) -> No
     with (
         running_qemu(binary, "-m", "128", "-S") as qemu_path,
         ThreadedFakeQemu(
-            FakeQemuConfig(profile=version, start_paused=True), [Endpoint("unix", path=fake_path)]
+            FakeQemuConfig(profile=version, start_paused=True),
+            [Endpoint("unix", path=fake_path)],
+            hooks=STRICT_HOOKS,
         ),
     ):
         replies = [_exchange(path, request) for path in (qemu_path, fake_path)]

@@ -1,6 +1,6 @@
 """The generated migration-command sequence: the fake must answer as QEMU did.
 
-``fakeqemu/differential`` builds, from each release's introspection, about 1,900
+``fakeqemu/recorder/differential`` builds, from each release's introspection, about 1,900
 migration commands with valid and invalid arguments (see its stages), sent to a
 source, a destination and spare destinations.  ``tests/data/recordings/<v>/
 migration-commands.jsonl`` holds what real QEMU answered (``fakeqemu capture
@@ -16,16 +16,17 @@ from collections.abc import Sequence
 
 import pytest
 
-from fakeqemu.differential.capture import read_records
-from fakeqemu.differential.machines import fake_machines, real_machines, scratch_directory
-from fakeqemu.differential.runner import Record, probe_requests, run_probes
-from fakeqemu.differential.sequence import sides_of
-from fakeqemu.differential.stages import generate
-from fakeqemu.fake import FakeQemuConfig
+from fakeqemu.fake.config import FakeQemuConfig
 from fakeqemu.profiles import get_profile
-from tests.conformance.differential_compare import differences
+from fakeqemu.recorder.differential.capture import read_records
+from fakeqemu.recorder.differential.machines import fake_machines, real_machines, scratch_directory
+from fakeqemu.recorder.differential.runner import Record, probe_requests, run_probes
+from fakeqemu.recorder.differential.sequence import sides_of
+from fakeqemu.recorder.differential.stages import generate
 from tests.conformance.test_real_qemu import _real_qemu
-from tests.recordings import RECORDINGS, VERSIONS
+from tests.support.differential_compare import differences
+from tests.support.recordings import RECORDINGS, VERSIONS
+from tests.support.strict import STRICT_HOOKS
 
 #: An idle ``-S`` guest: only the machine's ROM blocks hold data (observed: 49 to 51 of
 #: its 32,898 pages are not zero).
@@ -45,7 +46,9 @@ def fake_records(version: str, requests: Sequence[tuple[str, str, bool]]) -> lis
     config = FakeQemuConfig(profile=version, start_paused=True, backend_options=IDLE_GUEST)
     with (
         scratch_directory() as directory,
-        fake_machines(config, sides_of(requests), directory, speed=FAKE_SPEED) as paths,
+        fake_machines(
+            config, sides_of(requests), directory, speed=FAKE_SPEED, hooks=STRICT_HOOKS
+        ) as paths,
     ):
         return run_probes(paths, requests, directory, quiet=FAKE_QUIET)
 

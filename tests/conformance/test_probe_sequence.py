@@ -17,9 +17,10 @@ from pathlib import Path
 import pytest
 import trio
 
-from fakeqemu.fake import FakeQemu, FakeQemuConfig
-from fakeqemu.server import Endpoint, serve
-from tests.recordings import VERSIONS, ProbeCase, mask_timestamps, probe_cases
+from fakeqemu.fake.config import FakeQemuConfig
+from fakeqemu.server.serve import Endpoint, serve
+from tests.support.recordings import VERSIONS, ProbeCase, mask_timestamps, probe_cases
+from tests.support.strict import make_fake
 
 CAPS = b'{"execute":"qmp_capabilities"}\n'
 SENTINEL = b'{"execute":"query-version","id":"probe-sequence-sentinel"}'
@@ -73,7 +74,7 @@ async def test_the_probes_replay_as_one_sequence_on_one_server(
     cases = probe_cases(version)
     names = {case.name for case in cases}
     assert {"id_nested_1023", "id_nested_1024"} <= names
-    fake = FakeQemu(FakeQemuConfig(profile=version, start_paused=True))
+    fake = make_fake(FakeQemuConfig(profile=version, start_paused=True))
     path = str(tmp_path / "qmp.sock")
     mismatches = []
     async with trio.open_nursery() as nursery:

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import pytest
 
-from fakeqemu.fake import FakeQemu, FakeQemuConfig
-from tests.recordings import VERSIONS, ProbeCase, mask_timestamps, probe_cases
+from fakeqemu.fake.config import FakeQemuConfig
+from fakeqemu.fake.qemu import FakeQemu
+from tests.support.recordings import VERSIONS, ProbeCase, mask_timestamps, probe_cases
+from tests.support.strict import make_fake
 
 CAPS = b'{"execute":"qmp_capabilities"}\n'
 
@@ -53,7 +55,7 @@ def test_probe_is_byte_identical(
     # file order each test plays only its own case; run alone, it plays those before it.
     fake, played = fakes_so_far.pop(case.version, (None, 0))
     if fake is None or played > index:
-        fake, played = FakeQemu(FakeQemuConfig(profile=case.version, start_paused=True)), 0
+        fake, played = make_fake(FakeQemuConfig(profile=case.version, start_paused=True)), 0
     for earlier in probe_cases(case.version)[played:index]:
         replay(fake, earlier)
     greeting, replies = replay(fake, case)

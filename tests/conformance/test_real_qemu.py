@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from fakeqemu.capture import capture_probes, capture_queries
-from tests.recordings import RECORDINGS, mask_timestamps
+from fakeqemu.recorder.capture import capture_probes, capture_queries
+from tests.support.recordings import RECORDINGS, mask_timestamps
 
 pytestmark = pytest.mark.real_qemu
 

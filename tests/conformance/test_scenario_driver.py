@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 import trio.testing
 
-from tests.conformance.scenario_checks import (
+from tests.support.recordings import VERSIONS
+from tests.support.scenario_checks import (
     NO_STATUS,
     Layout,
     compare,
@@ -28,18 +29,16 @@ from tests.conformance.scenario_checks import (
     monotonic_problems,
     query_migrate_returns,
 )
-from tests.conformance.scenario_driver import (
+from tests.support.scenario_driver import Transcript, replay
+from tests.support.scenario_recording import (
     SCENARIOS,
     SIDES,
     EventRecord,
     Recording,
-    Transcript,
     load_recording,
     parse_recording,
-    replay,
     rewrite_tcp_port,
 )
-from tests.recordings import VERSIONS
 
 ALL = [(version, scenario) for version in VERSIONS for scenario in SCENARIOS]
 IDS = [f"{version}-{scenario}" for version, scenario in ALL]

@@ -1,9 +1,9 @@
 """Issue 3's acceptance: every recorded migration of real QEMU, replayed against two fakes.
 
 Per release (7.2, 10.0, 11.1) and scenario (precopy, cancel, pause-before-switchover),
-:func:`~tests.conformance.scenario_driver.replay` sends the recorded requests to a fake
+:func:`~tests.support.scenario_driver.replay` sends the recorded requests to a fake
 source and a fake destination at their recorded times, on trio's virtual clock, and
-:func:`~tests.conformance.scenario_checks.compare` holds what came back against the
+:func:`~tests.support.scenario_checks.compare` holds what came back against the
 recording: replies, events, ``query-migrate`` key layouts per status, the final
 replies with numbers masked, and the monotonic counters.
 """
@@ -15,9 +15,10 @@ from pathlib import Path
 import pytest
 import trio.testing
 
-from tests.conformance.scenario_checks import compare
-from tests.conformance.scenario_driver import SCENARIOS, load_recording, replay
-from tests.recordings import VERSIONS
+from tests.support.recordings import VERSIONS
+from tests.support.scenario_checks import compare
+from tests.support.scenario_driver import replay
+from tests.support.scenario_recording import SCENARIOS, load_recording
 
 CASES = [(version, scenario) for version in VERSIONS for scenario in SCENARIOS]
 

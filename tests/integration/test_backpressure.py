@@ -2,7 +2,7 @@
 
 QEMU answers all of a pipelined batch however much output waits for the client
 (its monitor output buffer grows).  The fake gives the same replies, and keeps
-what one client can hold bounded (fakeqemu.connection).
+what one client can hold bounded (fakeqemu.server.connection).
 """
 
 from __future__ import annotations
@@ -14,9 +14,11 @@ from pathlib import Path
 import pytest
 import trio
 
-from fakeqemu.connection import FEED_SLICE, INPUT_LIMIT, OUTPUT_BUDGET, UNREAD_LIMIT
-from fakeqemu.fake import FakeQemu, FakeQemuConfig
-from fakeqemu.server import Endpoint, Listening, ServeControl, serve
+from fakeqemu.fake.config import FakeQemuConfig
+from fakeqemu.fake.qemu import FakeQemu
+from fakeqemu.server.connection import FEED_SLICE, INPUT_LIMIT, OUTPUT_BUDGET, UNREAD_LIMIT
+from fakeqemu.server.serve import Endpoint, Listening, ServeControl, serve
+from tests.support.strict import make_fake
 
 CAPS = b'{"execute":"qmp_capabilities"}'
 
@@ -36,7 +38,7 @@ async def read_lines(stream: trio.SocketStream, count: int) -> list[bytes]:
 
 @pytest.mark.slow
 async def test_400_pipelined_schema_requests_are_all_answered_in_order(tmp_path: Path) -> None:
-    fake = FakeQemu(FakeQemuConfig(profile="11.1"))
+    fake = make_fake(FakeQemuConfig(profile="11.1"))
     path = str(tmp_path / "m.sock")
     batch = CAPS + b"".join(b'{"execute":"query-qmp-schema","id":%d}' % i for i in range(400))
     with trio.fail_after(120):
@@ -58,7 +60,7 @@ async def test_400_pipelined_schema_requests_are_all_answered_in_order(tmp_path:
 async def test_a_100000_command_flood_written_before_reading_is_fully_answered(
     tmp_path: Path,
 ) -> None:
-    fake = FakeQemu(FakeQemuConfig(profile="10.0"))
+    fake = make_fake(FakeQemuConfig(profile="10.0"))
     path = str(tmp_path / "m.sock")
     count = 100_000
     batch = CAPS + b"".join(b'{"execute":"query-status","id":%d}' % i for i in range(count))
@@ -106,7 +108,7 @@ async def wait_until_stalled(control: ServeControl, quiet: float = 0.3) -> None:
 
 
 async def test_a_client_that_never_reads_holds_bounded_output(tmp_path: Path) -> None:
-    fake = FakeQemu(FakeQemuConfig(profile="11.1"))
+    fake = make_fake(FakeQemuConfig(profile="11.1"))
     path = str(tmp_path / "m.sock")
     request = b'{"execute":"query-qmp-schema"}'
     control = ServeControl()
@@ -136,7 +138,7 @@ async def test_events_for_a_client_that_never_reads_are_bounded(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Past UNREAD_LIMIT of unread output the client is disconnected; the server goes on."""
-    fake = FakeQemu(FakeQemuConfig())
+    fake = make_fake(FakeQemuConfig())
     path = str(tmp_path / "m.sock")
     control = ServeControl()
     big = {"padding": "x" * (1 << 20)}

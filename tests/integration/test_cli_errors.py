@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.processes import TIMEOUT
+from tests.support.processes import TIMEOUT
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:

@@ -8,10 +8,13 @@ from pathlib import Path
 
 import trio
 
-from fakeqemu.fake import FakeQemu, FakeQemuConfig
-from fakeqemu.fast_start import PROFILE_NAMES, bind_unix, greet_while_loading, greeting_bytes
-from fakeqemu.server import Endpoint, serve
-from tests.recordings import VERSIONS, queries
+from fakeqemu.fake.config import FakeQemuConfig
+from fakeqemu.server.fast_start import greet_while_loading, greeting_bytes
+from fakeqemu.server.listeners import bind_unix
+from fakeqemu.server.serve import Endpoint, serve
+from fakeqemu.vocabulary import PROFILE_NAMES
+from tests.support.recordings import VERSIONS, queries
+from tests.support.strict import make_fake
 
 
 def test_greeting_bytes_match_the_recordings() -> None:
@@ -22,7 +25,7 @@ def test_greeting_bytes_match_the_recordings() -> None:
 
 def test_a_client_is_greeted_while_loading_and_served_after(tmp_path: Path) -> None:
     path = str(tmp_path / "m.sock")
-    listener = bind_unix(path)
+    listener, _ = bind_unix(path)
     greeted = threading.Event()
     client = socket.socket(socket.AF_UNIX)
     client.settimeout(10)
@@ -42,7 +45,7 @@ def test_a_client_is_greeted_while_loading_and_served_after(tmp_path: Path) -> N
         client.sendall(b'{"execute":"qmp_capabilities"}{"execute":"query-status"}')
 
         async def continue_on_trio() -> bytes:
-            fake = FakeQemu(FakeQemuConfig(profile="11.1"))
+            fake = make_fake(FakeQemuConfig(profile="11.1"))
             async with trio.open_nursery() as nursery:
                 endpoint = Endpoint("unix", path=path)
                 await nursery.start(

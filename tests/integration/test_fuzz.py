@@ -17,12 +17,13 @@ import trio
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from fakeqemu.fake import FakeQemu, FakeQemuConfig
+from fakeqemu.fake.config import FakeQemuConfig
 from fakeqemu.protocol.encoder import encode_message
-from fakeqemu.server import Endpoint, serve
-from tests.mutations import mutate
-from tests.qmp_output import check_well_formed
-from tests.recordings import VERSIONS, probe_cases
+from fakeqemu.server.serve import Endpoint, serve
+from tests.support.mutations import mutate
+from tests.support.qmp_output import check_well_formed
+from tests.support.recordings import VERSIONS, probe_cases
+from tests.support.strict import make_fake
 
 T = TypeVar("T")
 
@@ -58,7 +59,7 @@ def mutated_input(draw: st.DrawFn) -> bytes:
 fuzz_input = st.one_of(mutated_input(), st.binary(max_size=200))
 
 
-FAKES = {v: FakeQemu(FakeQemuConfig(profile=v, start_paused=True)) for v in VERSIONS}
+FAKES = {v: make_fake(FakeQemuConfig(profile=v, start_paused=True)) for v in VERSIONS}
 
 
 @settings(max_examples=10_000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -89,7 +90,7 @@ def test_session_survives_any_input(version: str, data: bytes, negotiate: bool, 
 
 async def test_server_keeps_serving_after_garbage(tmp_path: Path) -> None:
     rng = random.Random(1234)
-    fake = FakeQemu(FakeQemuConfig(profile="11.1", start_paused=True))
+    fake = make_fake(FakeQemuConfig(profile="11.1", start_paused=True))
     path = str(tmp_path / "qmp.sock")
     async with trio.open_nursery() as nursery:
         await nursery.start(serve, fake, [Endpoint("unix", path=path)])

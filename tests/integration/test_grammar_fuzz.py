@@ -1,6 +1,6 @@
 """Grammar fuzz: no generated input breaks a session or the server, and no split matters.
 
-Inputs come from tests/qmp_grammar.py (nesting to past QEMU's limit in ids, arguments and
+Inputs come from tests/support/qmp_grammar.py (nesting to past QEMU's limit in ids, arguments and
 unknown keys, every JSON type everywhere, sizes around the reader's thresholds, broken
 syntax).  Each goes to a new session of three fakes that see the same inputs in the same
 order: whole, in 1-byte chunks (in chunks of a few bytes when long), and in random
@@ -21,11 +21,13 @@ from pathlib import Path
 import pytest
 import trio
 
-from fakeqemu.fake import FakeQemu, FakeQemuConfig
-from fakeqemu.server import Endpoint, serve
-from tests.qmp_grammar import generated_inputs
-from tests.qmp_output import check_well_formed
-from tests.recordings import VERSIONS, mask_timestamps
+from fakeqemu.fake.config import FakeQemuConfig
+from fakeqemu.fake.qemu import FakeQemu
+from fakeqemu.server.serve import Endpoint, serve
+from tests.support.qmp_grammar import generated_inputs
+from tests.support.qmp_output import check_well_formed
+from tests.support.recordings import VERSIONS, mask_timestamps
+from tests.support.strict import make_fake
 
 CAPS = b'{"execute":"qmp_capabilities"}'
 #: Inputs up to this long are also fed one byte at a time.
@@ -40,7 +42,7 @@ class _SplitFeeds:
 
     def __init__(self, version: str, rng: random.Random) -> None:
         self.fakes = [
-            FakeQemu(FakeQemuConfig(profile=version, start_paused=True)) for _ in range(3)
+            make_fake(FakeQemuConfig(profile=version, start_paused=True)) for _ in range(3)
         ]
         self.rng = rng
 
@@ -118,8 +120,8 @@ async def _over_the_socket(path: str, data: bytes) -> bytes:
 async def test_a_served_fake_answers_generated_input_as_its_session_does(
     version: str, tmp_path: Path
 ) -> None:
-    served = FakeQemu(FakeQemuConfig(profile=version, start_paused=True))
-    reference = FakeQemu(FakeQemuConfig(profile=version, start_paused=True))
+    served = make_fake(FakeQemuConfig(profile=version, start_paused=True))
+    reference = make_fake(FakeQemuConfig(profile=version, start_paused=True))
     path = str(tmp_path / "qmp.sock")
     async with trio.open_nursery() as nursery:
         await nursery.start(serve, served, [Endpoint("unix", path=path)])

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from fakeqemu.sockets import listening_inode
-from tests.integration.processes import (
+from fakeqemu.server.sockets import listening_inode
+from tests.support.processes import (
     TIMEOUT,
     half_close_session,
     real_qemu,
@@ -23,7 +23,7 @@ from tests.integration.processes import (
     stop,
     wait_for,
 )
-from tests.recordings import VERSIONS, queries
+from tests.support.recordings import VERSIONS, queries
 
 RUNS = 40
 REQUESTS = b'{"execute":"qmp_capabilities"}\n{"execute":"query-status"}\n'

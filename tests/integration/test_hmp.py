@@ -6,12 +6,13 @@ import json
 
 import pytest
 
-from fakeqemu.fake import FakeQemu, FakeQemuConfig
-from tests.recordings import RECORDINGS, VERSIONS
+from fakeqemu.fake.config import FakeQemuConfig
+from tests.support.recordings import RECORDINGS, VERSIONS
+from tests.support.strict import make_fake
 
 
 def hmp(version: str, line: str) -> str:
-    fake = FakeQemu(FakeQemuConfig(profile=version, start_paused=True))
+    fake = make_fake(FakeQemuConfig(profile=version, start_paused=True))
     session = fake.open_session()
     request = {"execute": "human-monitor-command", "arguments": {"command-line": line}}
     session.receive_data(b'{"execute":"qmp_capabilities"}' + json.dumps(request).encode())

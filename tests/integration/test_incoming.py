@@ -15,13 +15,15 @@ import socket
 from pathlib import Path
 from typing import Any
 
+import pytest
 import trio
 import trio.testing
 
-from fakeqemu.fake import FakeQemu, FakeQemuConfig
-from fakeqemu.server import Endpoint, serve
-from tests.integration.processes import TIMEOUT, serving, stop, wait_for
-from tests.qmp_client import Client
+from fakeqemu.fake.config import FakeQemuConfig
+from fakeqemu.server.serve import Endpoint, serve
+from tests.support.processes import TIMEOUT, serving, stop, wait_for
+from tests.support.qmp_client import Client
+from tests.support.strict import make_fake
 
 #: The fakes' clock runs this much faster than real time (not autojump: with real
 #: sockets it could jump past a reply still in the kernel, to the test's deadline).
@@ -32,8 +34,8 @@ async def test_the_incoming_unix_socket_stays_while_migrating(
     tmp_path: Path, mock_clock: trio.testing.MockClock
 ) -> None:
     mock_clock.rate = RATE
-    source = FakeQemu(FakeQemuConfig(memory=1 << 30))
-    destination = FakeQemu(FakeQemuConfig(incoming="defer"))
+    source = make_fake(FakeQemuConfig(memory=1 << 30))
+    destination = make_fake(FakeQemuConfig(incoming="defer"))
     incoming = trio.Path(tmp_path / "mig.sock")
     async with trio.open_nursery() as nursery:
         await nursery.start(serve, source, [Endpoint("unix", path=str(tmp_path / "s.sock"))])
@@ -72,12 +74,23 @@ def qmp(path: str, *commands: dict[str, Any]) -> list[dict[str, Any]]:
     return [reply for reply in replies if "event" not in reply]
 
 
-def test_a_failed_load_is_reported_on_stderr(tmp_path: Path) -> None:
+#: What each release prints when its source is killed mid-migration (observed with
+#: bench/migration_kill.py): the stream ends inside a RAM section.
+TORN_STREAM_STDERR = {
+    "7.2": b"load of migration failed: Invalid argument\n",
+    "10.0": b"load of migration failed: Invalid argument\n",
+    "11.1": b"load of migration failed: Invalid argument: Section footer error, section_id: 1\n",
+}
+
+
+@pytest.mark.parametrize("profile", sorted(TORN_STREAM_STDERR))
+def test_a_failed_load_is_reported_on_stderr(tmp_path: Path, profile: str) -> None:
     src_path, dst_path = str(tmp_path / "src.sock"), str(tmp_path / "dst.sock")
     incoming = str(tmp_path / "mig.sock")
+    release = ("--profile", profile)
     with (
-        serving("--unix", src_path, "--memory", "64G") as source,
-        serving("--unix", dst_path, "--incoming", f"unix:{incoming}") as destination,
+        serving("--unix", src_path, "--memory", "64G", *release) as source,
+        serving("--unix", dst_path, "--incoming", f"unix:{incoming}", *release) as destination,
     ):
         qmp(
             src_path,
@@ -94,5 +107,72 @@ def test_a_failed_load_is_reported_on_stderr(tmp_path: Path) -> None:
         source.send_signal(signal.SIGKILL)
         _, stderr = stop(destination)
     assert destination.returncode == 1
-    assert stderr.endswith(b"qemu-system-x86_64: load of migration failed: Input/output error\n")
+    assert stderr.endswith(
+        b"qemu-system-x86_64: check_section_footer: Read section footer failed: -5\n"
+        b"qemu-system-x86_64: " + TORN_STREAM_STDERR[profile]
+    )
     assert not os.path.exists(incoming)
+
+
+@pytest.mark.parametrize("profile", ["10.0", "11.1"])
+def test_a_failed_load_without_exit_on_error_shows_the_error(tmp_path: Path, profile: str) -> None:
+    """``exit-on-error: false`` (9.1 on): the destination stays up and says why in query-migrate."""
+    src_path, dst_path = str(tmp_path / "src.sock"), str(tmp_path / "dst.sock")
+    incoming = f"unix:{tmp_path / 'mig.sock'}"
+    release = ("--profile", profile)
+    with (
+        serving("--unix", src_path, "--memory", "64G", *release) as source,
+        serving("--unix", dst_path, "--incoming", "defer", *release) as destination,
+    ):
+        arguments = {"uri": incoming, "exit-on-error": False}
+        qmp(dst_path, {"execute": "migrate-incoming", "arguments": arguments})
+        qmp(
+            src_path,
+            {"execute": "migrate-set-parameters", "arguments": {"max-bandwidth": 1 << 20}},
+            {"execute": "migrate", "arguments": {"uri": incoming}},
+        )
+
+        def status() -> str:
+            return str(qmp(dst_path, {"execute": "query-migrate"})[0]["return"].get("status"))
+
+        wait_for(lambda: status() == "active", "the destination to be loading")
+        source.send_signal(signal.SIGKILL)
+        wait_for(lambda: status() == "failed", "the load to fail")
+        info = qmp(dst_path, {"execute": "query-migrate"})[0]["return"]
+        assert destination.poll() is None
+        destination.send_signal(signal.SIGTERM)
+        _, stderr = stop(destination)
+    expected = TORN_STREAM_STDERR[profile].decode().rstrip("\n")
+    assert info == {"status": "failed", "error-desc": expected}
+    # check_section_footer() prints its line; nothing else is said about the load.
+    assert b"check_section_footer: Read section footer failed: -5\n" in stderr
+    assert b"load of migration failed" not in stderr
+
+
+def test_a_cancelled_migration_fails_the_load_as_a_killed_source_does(tmp_path: Path) -> None:
+    """Observed (7.2, 11.1): ``migrate_cancel`` cuts the stream inside a section too."""
+    src_path, dst_path = str(tmp_path / "src.sock"), str(tmp_path / "dst.sock")
+    incoming = f"unix:{tmp_path / 'mig.sock'}"
+    release = ("--profile", "7.2")
+    with (
+        serving("--unix", src_path, "--memory", "64G", *release),
+        serving("--unix", dst_path, "--incoming", incoming, *release) as destination,
+    ):
+        qmp(
+            src_path,
+            {"execute": "migrate-set-parameters", "arguments": {"max-bandwidth": 1 << 20}},
+            {"execute": "migrate", "arguments": {"uri": incoming}},
+        )
+
+        def active() -> bool:
+            reply = qmp(dst_path, {"execute": "query-migrate"})[0]
+            return bool(reply["return"].get("status") == "active")
+
+        wait_for(active, "the destination to be loading")
+        qmp(src_path, {"execute": "migrate_cancel"})
+        _, stderr = stop(destination)
+    assert destination.returncode == 1
+    assert stderr.endswith(
+        b"qemu-system-x86_64: check_section_footer: Read section footer failed: -5\n"
+        b"qemu-system-x86_64: " + TORN_STREAM_STDERR["7.2"]
+    )

@@ -16,12 +16,14 @@ import pytest
 import trio
 import trio.testing
 
-from fakeqemu.fake import FakeQemu, FakeQemuConfig
+from fakeqemu.fake.config import FakeQemuConfig
+from fakeqemu.fake.qemu import FakeQemu
 from fakeqemu.protocol.encoder import QValue
 from fakeqemu.protocol.session import QmpSession, Request
-from fakeqemu.server import Endpoint, serve
-from tests.backends.custom_backend import SteadyBackend
-from tests.qmp_client import Client
+from fakeqemu.server.serve import Endpoint, serve
+from tests.support.custom_backend import SteadyBackend
+from tests.support.qmp_client import Client
+from tests.support.strict import make_fake
 
 #: The fakes' clock runs this much faster than real time (not autojump: with real
 #: sockets it could jump past a reply still in the kernel, to the test's deadline).
@@ -46,7 +48,7 @@ async def closed(client: Client) -> bool:
 async def test_a_failing_command_ends_its_connection_only(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    fake = FakeQemu(FakeQemuConfig())
+    fake = make_fake(FakeQemuConfig())
     fake.executor.observers.append(fail_on("query-name"))
     a, b = str(tmp_path / "a.sock"), str(tmp_path / "b.sock")
     async with trio.open_nursery() as nursery:
@@ -75,7 +77,7 @@ async def migrating_pair(
     nursery: trio.Nursery, tmp_path: Path, source: FakeQemu, *, monitors: int = 1
 ) -> tuple[list[Client], Client]:
     """Serve ``source`` (with ``monitors`` monitors) and a destination; start a migration."""
-    destination = FakeQemu(FakeQemuConfig(incoming="defer"))
+    destination = make_fake(FakeQemuConfig(incoming="defer"))
     paths = [str(tmp_path / f"src{i}.sock") for i in range(monitors)]
     await nursery.start(serve, source, [Endpoint("unix", path=path) for path in paths])
     await nursery.start(serve, destination, [Endpoint("unix", path=str(tmp_path / "dst.sock"))])
@@ -104,7 +106,7 @@ async def test_failures_on_one_monitor_leave_a_running_migration_alone(
 ) -> None:
     """A failing command and a failing event delivery, mid-migration, on two clients."""
     mock_clock.rate = RATE
-    source = FakeQemu(FakeQemuConfig(memory=1 << 30))
+    source = make_fake(FakeQemuConfig(memory=1 << 30))
     source.executor.observers.append(fail_on("query-name"))
     sessions: list[QmpSession] = []
     source.session_observers.append(sessions.append)
@@ -146,7 +148,7 @@ async def test_a_failing_migration_task_fails_the_migration_not_the_server(
     tmp_path: Path, mock_clock: trio.testing.MockClock, capsys: pytest.CaptureFixture[str]
 ) -> None:
     mock_clock.rate = RATE
-    source = FakeQemu(FakeQemuConfig(backend_options={"seconds": "20"}), backend=FailingBackend)
+    source = make_fake(FakeQemuConfig(backend_options={"seconds": "20"}), backend=FailingBackend)
     async with trio.open_nursery() as nursery:
         (controller,), dst = await migrating_pair(nursery, tmp_path, source)
         failed = await status_of(controller, "failed", "completed")
@@ -161,4 +163,4 @@ async def test_a_failing_migration_task_fails_the_migration_not_the_server(
     err = capsys.readouterr().err
     assert "the outgoing migration task failed; the migration fails, the server goes on" in err
     assert "RuntimeError: injected failure in the RAM backend" in err
-    assert "qemu-system-x86_64: load of migration failed: Input/output error" in err
+    assert "qemu-system-x86_64: load of migration failed: Invalid argument" in err

@@ -14,10 +14,11 @@ import pytest
 import trio
 from qemu.qmp import QMPClient
 
-from fakeqemu.fake import FakeQemu, FakeQemuConfig
-from fakeqemu.server import Endpoint, serve
-from fakeqemu.testing import ThreadedFakeQemu
-from tests.recordings import VERSIONS, queries
+from fakeqemu import ThreadedFakeQemu
+from fakeqemu.fake.config import FakeQemuConfig
+from fakeqemu.server.serve import Endpoint, serve
+from tests.support.recordings import VERSIONS, queries
+from tests.support.strict import STRICT_HOOKS, make_fake
 
 QUERIES = ("query-version", "query-status", "query-commands", "query-name")
 
@@ -40,7 +41,7 @@ async def _read_line(stream: trio.SocketStream, buffer: bytearray) -> bytes:
 @pytest.mark.parametrize("version", VERSIONS)
 async def test_raw_socket_replies_are_byte_identical(version: str, tmp_path: Path) -> None:
     recorded = queries(version)
-    fake = FakeQemu(_config(version))
+    fake = make_fake(_config(version))
     path = str(tmp_path / "qmp.sock")
     async with trio.open_nursery() as nursery:
         await nursery.start(serve, fake, [Endpoint("unix", path=path)])
@@ -74,7 +75,7 @@ def test_qemu_qmp_client_sees_the_recorded_answers(version: str, tmp_path: Path)
         finally:
             await qmp.disconnect()
 
-    with ThreadedFakeQemu(_config(version), [Endpoint("unix", path=path)]):
+    with ThreadedFakeQemu(_config(version), [Endpoint("unix", path=path)], hooks=STRICT_HOOKS):
         answers = asyncio.run(client())
     for query in QUERIES:
         assert answers[query] == json.loads(recorded[query])["return"], query

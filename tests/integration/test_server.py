@@ -6,15 +6,16 @@ from pathlib import Path
 
 import trio
 
-from fakeqemu.fake import FakeQemu, FakeQemuConfig
-from fakeqemu.server import Endpoint, serve
-from tests.qmp_client import Client
+from fakeqemu.fake.config import FakeQemuConfig
+from fakeqemu.server.serve import Endpoint, serve
+from tests.support.qmp_client import Client
+from tests.support.strict import make_fake
 
 CAPS = b'{"execute":"qmp_capabilities"}'
 
 
 async def test_second_client_waits_without_greeting(tmp_path: Path) -> None:
-    fake = FakeQemu(FakeQemuConfig())
+    fake = make_fake(FakeQemuConfig())
     path = str(tmp_path / "m.sock")
     async with trio.open_nursery() as nursery:
         await nursery.start(serve, fake, [Endpoint("unix", path=path)])
@@ -33,7 +34,7 @@ async def test_second_client_waits_without_greeting(tmp_path: Path) -> None:
 
 
 async def test_events_reach_every_negotiated_monitor(tmp_path: Path) -> None:
-    fake = FakeQemu(FakeQemuConfig(start_paused=True))
+    fake = make_fake(FakeQemuConfig(start_paused=True))
     a, b = str(tmp_path / "a.sock"), str(tmp_path / "b.sock")
     async with trio.open_nursery() as nursery:
         await nursery.start(serve, fake, [Endpoint("unix", path=a), Endpoint("unix", path=b)])
@@ -53,7 +54,7 @@ async def test_events_reach_every_negotiated_monitor(tmp_path: Path) -> None:
 
 
 async def test_tcp_binds_loopback_and_reports_the_real_port() -> None:
-    fake = FakeQemu(FakeQemuConfig())
+    fake = make_fake(FakeQemuConfig())
     async with trio.open_nursery() as nursery:
         listening = await nursery.start(serve, fake, [Endpoint("tcp")])
         host, port = listening.sockets[0]
@@ -67,7 +68,7 @@ async def test_tcp_binds_loopback_and_reports_the_real_port() -> None:
 
 
 async def test_connect_mode_dials_a_listening_client(tmp_path: Path) -> None:
-    fake = FakeQemu(FakeQemuConfig())
+    fake = make_fake(FakeQemuConfig())
     path = str(tmp_path / "client.sock")
     listener = trio.socket.socket(trio.socket.AF_UNIX)
     await listener.bind(path)
@@ -84,7 +85,7 @@ async def test_connect_mode_dials_a_listening_client(tmp_path: Path) -> None:
 
 
 async def test_quit_sends_shutdown_then_the_reply_and_stops_the_server(tmp_path: Path) -> None:
-    fake = FakeQemu(FakeQemuConfig())
+    fake = make_fake(FakeQemuConfig())
     path = str(tmp_path / "q.sock")
     with trio.fail_after(5):
         async with trio.open_nursery() as nursery:

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from fakeqemu.cli import main
-from tests.integration.processes import (
+from tests.support.processes import (
     TIMEOUT,
     my_name,
     read_all,
@@ -30,7 +30,7 @@ from tests.integration.processes import (
     stop,
     wait_for,
 )
-from tests.recordings import mask_timestamps
+from tests.support.recordings import mask_timestamps
 
 SIGNALS = [signal.SIGTERM, signal.SIGINT, signal.SIGHUP]
 SHUTDOWN = (

@@ -13,8 +13,8 @@ import socket
 import sys
 from pathlib import Path
 
-from fakeqemu.endpoints import Endpoint
-from tests.integration.processes import TIMEOUT, serving, spawn_serve, stop
+from fakeqemu.server.endpoints import Endpoint
+from tests.support.processes import TIMEOUT, serving, spawn_serve, stop
 
 
 def greeted(path: str) -> bytes:

@@ -17,17 +17,17 @@ from pathlib import Path
 
 import pytest
 
-from tests.libvirt import daemons
-from tests.libvirt.monitor_log import Session, read_sessions
-from tests.libvirt.real_qemu import real_emulator
-from tests.libvirt.reference import (
+from tests.support.libvirt import daemons
+from tests.support.libvirt.monitor_log import Session, read_sessions
+from tests.support.libvirt.real_qemu import real_emulator
+from tests.support.libvirt.reference import (
     Observed,
     cached_capabilities,
     mask_domcapabilities,
     observe,
     stored,
 )
-from tests.libvirt.scenario import (
+from tests.support.libvirt.scenario import (
     LifecycleRun,
     SlowMigration,
     run_killed_destination,

@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 
 from tests.libvirt.conftest import BANDWIDTH, FakeWorld
-from tests.libvirt.monitor_log import Session, compare
-from tests.libvirt.reference import Observed
-from tests.libvirt.scenario import raw_stats
+from tests.support.libvirt.monitor_log import Session, compare
+from tests.support.libvirt.reference import Observed
+from tests.support.libvirt.scenario import raw_stats
 
 pytestmark = pytest.mark.libvirt
 

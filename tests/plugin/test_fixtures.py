@@ -15,15 +15,10 @@ import trio.testing
 from qemu.qmp import QMPClient
 from qemu.qmp.legacy import QEMUMonitorProtocol
 
+from fakeqemu import FakeQemuPair, ThreadedFakeQemu, TrioFakeQemuHandle, TrioFakeQemuPair
 from fakeqemu.backends import BackendError
-from fakeqemu.handles import (
-    DEFAULT_FAILURE,
-    FakeQemuPair,
-    ThreadedFakeQemuHandle,
-    TrioFakeQemuHandle,
-    TrioFakeQemuPair,
-)
-from tests.qmp_client import Client
+from fakeqemu.testing.handles import DEFAULT_FAILURE
+from tests.support.qmp_client import Client
 
 Address = str | tuple[str, int]
 
@@ -80,7 +75,7 @@ def start_migration(pair: FakeQemuPair, bandwidth: int) -> int:
 # -- fakeqemu_threaded -----------------------------------------------------------------
 
 
-def test_threaded_fake_serves_the_asyncio_client(fakeqemu_threaded: ThreadedFakeQemuHandle) -> None:
+def test_threaded_fake_serves_the_asyncio_client(fakeqemu_threaded: ThreadedFakeQemu) -> None:
     handle = fakeqemu_threaded
     assert (handle.profile, handle.shape, handle.role) == ("11.1", "old", "source")
     assert isinstance(handle.address, str)
@@ -91,7 +86,7 @@ def test_threaded_fake_serves_the_asyncio_client(fakeqemu_threaded: ThreadedFake
 
 
 def test_threaded_fake_serves_the_legacy_sync_client(
-    fakeqemu_threaded: ThreadedFakeQemuHandle,
+    fakeqemu_threaded: ThreadedFakeQemu,
 ) -> None:
     with legacy_client(fakeqemu_threaded.address) as client:
         assert client.cmd("query-status") == {"status": "running", "running": True}
@@ -100,7 +95,7 @@ def test_threaded_fake_serves_the_legacy_sync_client(
 
 
 @pytest.mark.fakeqemu(profile="7.2", role="destination", monitor="tcp", name="guest0")
-def test_the_marker_configures_the_fake(fakeqemu_threaded: ThreadedFakeQemuHandle) -> None:
+def test_the_marker_configures_the_fake(fakeqemu_threaded: ThreadedFakeQemu) -> None:
     handle = fakeqemu_threaded
     assert isinstance(handle.address, tuple)
     host, port = handle.address
@@ -119,7 +114,7 @@ def test_the_marker_configures_the_fake(fakeqemu_threaded: ThreadedFakeQemuHandl
 
 
 def test_the_journal_records_arguments_replies_and_errors(
-    fakeqemu_threaded: ThreadedFakeQemuHandle,
+    fakeqemu_threaded: ThreadedFakeQemu,
 ) -> None:
     run(
         fakeqemu_threaded.address,

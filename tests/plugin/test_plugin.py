@@ -50,7 +50,7 @@ def test_the_entry_point_registers_the_plugin(pytester: pytest.Pytester) -> None
     (entry,) = [
         e for e in importlib.metadata.entry_points(group="pytest11") if e.name == "fakeqemu"
     ]
-    assert entry.value == "fakeqemu.pytest_plugin"
+    assert entry.value == "fakeqemu.testing.pytest_plugin"
     pytester.makeini(INI)
     result = pytester.runpytest("--help")
     result.stdout.fnmatch_lines(["*--fakeqemu-matrix*"])
@@ -338,10 +338,17 @@ def test_fixtures_leave_no_sockets_and_no_threads(pytester: pytest.Pytester) -> 
 
 
 def test_the_plugin_knows_every_shape_and_profile() -> None:
-    from fakeqemu import pytest_plugin
-    from fakeqemu.fake import SHAPES
-    from fakeqemu.profiles import PROFILES
+    from dataclasses import fields
 
-    # The plugin keeps its own copies so that loading it imports no trio.
-    assert pytest_plugin.SHAPES == SHAPES
-    assert tuple(PROFILES) == pytest_plugin.PROFILE_NAMES
+    from fakeqemu import vocabulary
+    from fakeqemu.fake.config import FakeQemuConfig
+    from fakeqemu.profiles import PROFILES
+    from fakeqemu.testing import pytest_plugin
+
+    # The plugin reads the vocabulary, which lists the profiles' data without importing them:
+    # the two must agree.
+    assert vocabulary.SHAPES == ("old", "new")
+    assert tuple(PROFILES) == vocabulary.PROFILE_NAMES
+    # Every configuration field is a marker keyword, but incoming (the role sets it).
+    configured = {field.name for field in fields(FakeQemuConfig)} - {"incoming"}
+    assert configured <= set(pytest_plugin.MARKER_KEYWORDS)

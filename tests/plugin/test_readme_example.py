@@ -34,3 +34,17 @@ def test_the_readme_example_runs_as_printed(pytester: pytest.Pytester) -> None:
     result.assert_outcomes(passed=6)
     printed = [line.rstrip() for line in table.group(1).splitlines()[1:]]
     result.stdout.fnmatch_lines(printed)
+
+
+def test_the_readme_threaded_example_runs_as_printed() -> None:
+    text = section(README.read_text(encoding="utf-8"), "Contract-testing your tool")
+    after = text[text.index("Outside pytest") :]
+    code = re.search(r"```python\n(.*?)```", after, re.S)
+    assert code is not None
+    namespace: dict[str, object] = {}
+    exec(compile(code.group(1), "README.md", "exec"), namespace)
+    fake = namespace["fake"]
+    address = fake.address  # type: ignore[attr-defined]
+    assert isinstance(address, str)
+    assert address.endswith(".sock")
+    assert not Path(address).exists(), "the socket file is removed on leaving the block"

@@ -8,9 +8,9 @@ from collections.abc import Callable
 import pytest
 import trio.testing
 
-from fakeqemu.handles import TrioFakeQemuHandle
+from fakeqemu import TrioFakeQemuHandle
 from fakeqemu.model.ram import PC_EXTRA_RAM
-from tests.qmp_client import Client
+from tests.support.qmp_client import Client
 
 GIB = 1 << 30
 

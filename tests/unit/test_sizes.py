@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import pytest
 
+from fakeqemu import ThreadedFakeQemu
 from fakeqemu.backends.options import BackendError, BackendOptions
 from fakeqemu.cli import build_parser
-from fakeqemu.handles import FakeSettings, ThreadedFakeQemuHandle
 from fakeqemu.sizes import parse_memory, parse_size
+from fakeqemu.testing.settings import FakeSettings
 
 MIB = 1 << 20
 
@@ -60,19 +61,21 @@ def test_the_cli_the_backend_options_and_the_marker_agree() -> None:
     spelling = "1.5G"
     cli = build_parser().parse_args(["serve", "--unix", "x", "--memory", spelling]).memory
     backend = BackendOptions("model", {"ram": spelling}, {"ram": "guest RAM"}).size("ram", 0)
-    marker = FakeSettings(memory=spelling).memory
+    marker = FakeSettings.from_keywords(memory=spelling).config("source").memory
     assert cli == backend == marker == 1610612736
-    assert FakeSettings(memory="4G").config("source").memory == 4 << 30
-    assert FakeSettings(memory=512 << 20).memory == 512 << 20  # bytes, as before
+    assert FakeSettings.from_keywords(memory="4G").config("source").memory == 4 << 30
+    assert (
+        FakeSettings.from_keywords(memory=512 << 20).config("source").memory == 512 << 20
+    )  # bytes, as before
 
 
 def test_a_bad_size_is_refused_where_it_is_given() -> None:
     with pytest.raises(ValueError, match="expected a size"):
-        FakeSettings(memory="four gigs")
+        FakeSettings.from_keywords(memory="four gigs")
     with pytest.raises(BackendError, match="option ram: a fraction needs a unit"):
         BackendOptions("model", {"ram": "1.5"}, {"ram": "guest RAM"}).size("ram", 0)
 
 
 @pytest.mark.fakeqemu(memory="4G")
-def test_the_marker_takes_the_cli_spelling(fakeqemu_threaded: ThreadedFakeQemuHandle) -> None:
+def test_the_marker_takes_the_cli_spelling(fakeqemu_threaded: ThreadedFakeQemu) -> None:
     assert fakeqemu_threaded.vm.memory == 4 << 30

@@ -1,0 +1,129 @@
+"""Run the fake a QEMU command line describes, until ``quit`` or a host signal."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import trio
+import trio.testing
+
+from fakeqemu.cli.qemu.command_line import QemuCommandLine
+from fakeqemu.cli.qemu.host import remove_pidfile, report_ready, write_pidfile
+from fakeqemu.cli.qemu.machine import (
+    MachineError,
+    Monitors,
+    config,
+    hardware,
+    kvm_enabled,
+    open_monitors,
+)
+from fakeqemu.cli.qemu.selection import Selection
+from fakeqemu.cli.serve import _find, _log_commands
+from fakeqemu.errors import FakeQemuError
+from fakeqemu.fake.qemu import FakeQemu
+from fakeqemu.profiles.emulator_data import emulator_data
+from fakeqemu.server.serve import ServeControl, StartupError, serve
+from fakeqemu.server.signals import kill_report
+
+if TYPE_CHECKING:
+    from fakeqemu.server.signals import HostSignals
+
+
+def _verbose(line: QemuCommandLine, selection: Selection, fake: FakeQemu) -> None:
+    print(
+        f"fakeqemu: profile {selection.profile}, shape {selection.shape}, "
+        f"backend {selection.backend}, kvm {'on' if fake.vm.hardware.kvm else 'off'}",
+        file=sys.stderr,
+        flush=True,
+    )
+    for option in line.ignored:
+        print(f"fakeqemu: accepted and ignored: {option}", file=sys.stderr, flush=True)
+    _log_commands(fake)
+
+
+def _build(line: QemuCommandLine, selection: Selection) -> tuple[FakeQemu, Monitors]:
+    if line.pidfile is not None:
+        write_pidfile(line.pidfile)
+    monitors = open_monitors(line)
+    try:
+        modes = emulator_data(selection.profile).probe_modes()
+        machine = hardware(line, monitors.chardevs, kvm_enabled(line, modes))
+        fake = FakeQemu(config(line, selection), hardware=machine)
+    except BaseException:
+        monitors.close()
+        raise
+    return fake, monitors
+
+
+def run(
+    line: QemuCommandLine,
+    selection: Selection,
+    report: Callable[[str], None],
+    ready: int | None,
+    signals: HostSignals | None,
+) -> int:
+    """Start, tell a daemonizing parent, serve; the exit status QEMU would have."""
+    try:
+        try:
+            fake, monitors = _build(line, selection)
+        except (OSError, MachineError, FakeQemuError, ValueError) as error:
+            report(str(error.strerror if isinstance(error, OSError) else error))
+            return 1
+        if line.verbose or selection.verbose:
+            _verbose(line, selection, fake)
+        try:
+            _serve(fake, monitors, selection.speed, report, ready, signals)
+        except StartupError as error:
+            report(str(error))
+            return 1
+        return fake.vm.exit_status or 0
+    finally:
+        if line.pidfile is not None:
+            remove_pidfile(line.pidfile)
+
+
+def _serve(
+    fake: FakeQemu,
+    monitors: Monitors,
+    speed: float,
+    report: Callable[[str], None],
+    ready: int | None,
+    signals: HostSignals | None,
+) -> None:
+    async def main() -> None:
+        control = ServeControl()
+        if signals is not None:
+            token = trio.lowlevel.current_trio_token()
+
+            def stop(signo: int, pid: int) -> None:
+                report(kill_report(signo, pid))
+                control.host_signal.set()
+
+            signals.hand_over(lambda signo, pid: token.run_sync_soon(stop, signo, pid))
+        async with trio.open_nursery() as nursery:
+            await nursery.start(
+                lambda task_status: serve(
+                    fake,
+                    monitors.endpoints,
+                    prebound=monitors.sockets,
+                    socket_files=monitors.files,
+                    control=control,
+                    task_status=task_status,
+                )
+            )
+            if ready is not None:
+                report_ready(ready)
+
+    clock = trio.testing.MockClock(rate=speed) if speed != 1.0 else None
+    try:
+        trio.run(main, clock=clock)
+    except (StartupError, BaseExceptionGroup) as error:
+        startup = _find(error, StartupError)
+        if startup is None:
+            raise
+        raise startup from None
+    finally:
+        if signals is not None:
+            signals.hand_over(None)
