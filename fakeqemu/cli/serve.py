@@ -16,6 +16,8 @@ import sys
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from fakeqemu.fake.qemu import FakeQemu
     from fakeqemu.server.endpoints import Endpoint
     from fakeqemu.server.listeners import Listeners
@@ -71,7 +73,7 @@ def check_backend(args: argparse.Namespace) -> str | None:
     return None
 
 
-def _log_commands(fake: FakeQemu) -> None:
+def log_commands(fake: FakeQemu) -> None:
     """``-v``: every command served and every event raised, on stderr, as they happen."""
     from fakeqemu.model.events import Event
     from fakeqemu.protocol.encoder import encode_value
@@ -116,7 +118,7 @@ def _load_fake(args: argparse.Namespace) -> FakeQemu:
 
     fake = FakeQemu(FakeQemuConfig(**values_from_arguments(args, CONFIG_OPTIONS)))
     if args.verbose:
-        _log_commands(fake)
+        log_commands(fake)
     return fake
 
 
@@ -183,6 +185,37 @@ def _run_server(
     started: str,
     signals: HostSignals | None,
 ) -> int:
+    from fakeqemu.server.serve import StartupError
+
+    listeners, greeted = sockets
+    try:
+        return run_server(
+            fake,
+            endpoints,
+            listeners,
+            speed,
+            signals,
+            greeted=greeted,
+            on_listening=lambda addresses: _announce(started + ", ".join(addresses)),
+        )
+    except StartupError as error:
+        raise ServeError(str(error)) from None
+
+
+def run_server(
+    fake: FakeQemu,
+    endpoints: list[Endpoint],
+    listeners: Listeners,
+    speed: float,
+    signals: HostSignals | None,
+    *,
+    on_listening: Callable[[list[str]], None],
+    greeted: dict[int, socket.socket] | None = None,
+    report: Callable[[str], None] | None = None,
+) -> int:
+    """Serve until ``quit`` or a host signal (``report`` prints QEMU's line for it);
+    ``on_listening`` is called with the addresses once every monitor listens.  Raises
+    :class:`~fakeqemu.server.serve.StartupError`; returns the exit status QEMU would."""
     import trio
     import trio.testing
 
@@ -190,7 +223,7 @@ def _run_server(
     from fakeqemu.server.serve import ServeControl, StartupError, serve
     from fakeqemu.server.signals import kill_report
 
-    listeners, greeted = sockets
+    say = report or qemu_error_report
 
     async def main() -> None:
         control = ServeControl()
@@ -198,7 +231,7 @@ def _run_server(
             token = trio.lowlevel.current_trio_token()
 
             def stop(signo: int, pid: int) -> None:
-                qemu_error_report(kill_report(signo, pid))
+                say(kill_report(signo, pid))
                 control.host_signal.set()
 
             signals.hand_over(lambda signo, pid: token.run_sync_soon(stop, signo, pid))
@@ -214,7 +247,7 @@ def _run_server(
                     task_status=task_status,
                 )
             )
-            _announce(started + ", ".join(listening.addresses))
+            on_listening(listening.addresses)
 
     # A scaled clock: every timer of the fake runs FACTOR times faster.
     clock = trio.testing.MockClock(rate=speed) if speed != 1.0 else None
@@ -224,7 +257,7 @@ def _run_server(
         startup = _find(error, StartupError)
         if startup is None:
             raise
-        raise ServeError(str(startup)) from None
+        raise startup from None
     finally:
         if signals is not None:
             signals.hand_over(None)

@@ -18,7 +18,7 @@ from fakeqemu.cli.qemu.selection import Selection
 from fakeqemu.fake.config import FakeQemuConfig
 from fakeqemu.model.hardware import Chardev, Hardware
 from fakeqemu.server.endpoints import Endpoint
-from fakeqemu.server.listeners import FileId, bind_tcp, bind_unix, remove_socket_file
+from fakeqemu.server.listeners import Listeners, bind_tcp, bind_unix
 
 
 class MachineError(Exception):
@@ -28,17 +28,13 @@ class MachineError(Exception):
 @dataclass
 class Monitors:
     endpoints: list[Endpoint] = field(default_factory=list)
-    #: Listening sockets by endpoint index (every monitor is bound before serving).
-    sockets: dict[int, socket.socket] = field(default_factory=dict)
-    #: Socket files the fake created, to remove at the end (never a passed one's).
-    files: dict[str, FileId | None] = field(default_factory=dict)
+    #: Every monitor's listening socket by endpoint index, and the socket files the fake
+    #: created (never a passed socket's).
+    listeners: Listeners = field(default_factory=Listeners)
     chardevs: list[Chardev] = field(default_factory=list)
 
     def close(self) -> None:
-        for sock in self.sockets.values():
-            sock.close()
-        for path, created in self.files.items():
-            remove_socket_file(path, created)
+        self.listeners.close()
 
 
 def _passed(monitor: MonitorSpec) -> tuple[Endpoint, socket.socket, str]:
@@ -70,14 +66,14 @@ def open_monitors(line: QemuCommandLine) -> Monitors:
             elif monitor.kind == "unix":
                 assert monitor.path is not None
                 endpoint = Endpoint("unix", path=monitor.path)
-                sock, monitors.files[monitor.path] = bind_unix(monitor.path)
+                sock, monitors.listeners.files[monitor.path] = bind_unix(monitor.path)
                 filename = f"unix:{monitor.path},server=on"
             else:
                 endpoint = Endpoint("tcp", host=monitor.host, port=monitor.port)
                 sock = bind_tcp(monitor.host, monitor.port)
                 filename = f"tcp:{monitor.host}:{sock.getsockname()[1]},server=on"
             monitors.endpoints.append(endpoint)
-            monitors.sockets[index] = sock
+            monitors.listeners.sockets[index] = sock
             monitors.chardevs.append(Chardev(monitor.label, filename))
     except OSError as error:
         monitors.close()

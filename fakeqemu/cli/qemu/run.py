@@ -6,9 +6,6 @@ import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-import trio
-import trio.testing
-
 from fakeqemu.cli.qemu.command_line import QemuCommandLine
 from fakeqemu.cli.qemu.host import remove_pidfile, report_ready, write_pidfile
 from fakeqemu.cli.qemu.machine import (
@@ -20,12 +17,11 @@ from fakeqemu.cli.qemu.machine import (
     open_monitors,
 )
 from fakeqemu.cli.qemu.selection import Selection
-from fakeqemu.cli.serve import _find, _log_commands
+from fakeqemu.cli.serve import log_commands, run_server
 from fakeqemu.errors import FakeQemuError
 from fakeqemu.fake.qemu import FakeQemu
 from fakeqemu.profiles.emulator_data import emulator_data
-from fakeqemu.server.serve import ServeControl, StartupError, serve
-from fakeqemu.server.signals import kill_report
+from fakeqemu.server.serve import StartupError
 
 if TYPE_CHECKING:
     from fakeqemu.server.signals import HostSignals
@@ -40,7 +36,7 @@ def _verbose(line: QemuCommandLine, selection: Selection, fake: FakeQemu) -> Non
     )
     for option in line.ignored:
         print(f"fakeqemu: accepted and ignored: {option}", file=sys.stderr, flush=True)
-    _log_commands(fake)
+    log_commands(fake)
 
 
 def _build(line: QemuCommandLine, selection: Selection) -> tuple[FakeQemu, Monitors]:
@@ -92,38 +88,16 @@ def _serve(
     ready: int | None,
     signals: HostSignals | None,
 ) -> None:
-    async def main() -> None:
-        control = ServeControl()
-        if signals is not None:
-            token = trio.lowlevel.current_trio_token()
+    def listening(addresses: list[str]) -> None:
+        if ready is not None:
+            report_ready(ready)
 
-            def stop(signo: int, pid: int) -> None:
-                report(kill_report(signo, pid))
-                control.host_signal.set()
-
-            signals.hand_over(lambda signo, pid: token.run_sync_soon(stop, signo, pid))
-        async with trio.open_nursery() as nursery:
-            await nursery.start(
-                lambda task_status: serve(
-                    fake,
-                    monitors.endpoints,
-                    prebound=monitors.sockets,
-                    socket_files=monitors.files,
-                    control=control,
-                    task_status=task_status,
-                )
-            )
-            if ready is not None:
-                report_ready(ready)
-
-    clock = trio.testing.MockClock(rate=speed) if speed != 1.0 else None
-    try:
-        trio.run(main, clock=clock)
-    except (StartupError, BaseExceptionGroup) as error:
-        startup = _find(error, StartupError)
-        if startup is None:
-            raise
-        raise startup from None
-    finally:
-        if signals is not None:
-            signals.hand_over(None)
+    run_server(
+        fake,
+        monitors.endpoints,
+        monitors.listeners,
+        speed,
+        signals,
+        on_listening=listening,
+        report=report,
+    )

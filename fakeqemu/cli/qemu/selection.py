@@ -1,14 +1,15 @@
-"""Which fake a QEMU command line gets: profile, shape, backend.
+"""Which fake a QEMU command line gets: profile, shape, backend, speed.
 
 libvirt clears the emulator's environment, but a domain's ``<qemu:commandline>``
 passes extra arguments and variables, and the binary's own name is the same for
 every domain of a host.  So, from the weakest to the strongest:
 
-* the default: profile 7.2, shape ``old``, backend ``model``;
+* the defaults of :data:`fakeqemu.fake.options.OPTIONS`, except the release: 7.2
+  (libvirt 9.0, Debian 12's, pairs with Debian 12's QEMU 7.2; it cannot migrate 11.1);
 * the name the fake runs under: ``fakeqemu-system-x86_64-10.0`` (a symlink) is 10.0;
-* ``FAKEQEMU_PROFILE``, ``FAKEQEMU_SHAPE``, ``FAKEQEMU_BACKEND``,
-  ``FAKEQEMU_BACKEND_OPTS`` (``k=v,k=v``), ``FAKEQEMU_SEED``, ``FAKEQEMU_SPEED``,
-  ``FAKEQEMU_VERBOSE`` in the environment (``<qemu:env>``);
+* ``FAKEQEMU_PROFILE``, ``FAKEQEMU_SHAPE``, ``FAKEQEMU_BACKEND``, ``FAKEQEMU_SEED``,
+  ``FAKEQEMU_SPEED``, ``FAKEQEMU_VERBOSE`` and ``FAKEQEMU_BACKEND_OPTS`` (``k=v,k=v``)
+  in the environment (``<qemu:env>``);
 * ``-fakeqemu profile=10.0,shape=new,backend=model,opt.zero-share=0,speed=2,verbose=on``
   on the command line (``<qemu:arg>``).
 
@@ -21,23 +22,28 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from fakeqemu.cli.qemu.qemu_opts import OptsError, on_off, parse_opts
+from fakeqemu.fake.options import OPTIONS
 from fakeqemu.vocabulary import PROFILE_NAMES
 
-DEFAULT_PROFILE = "7.2"
+#: The release a fake started as QEMU imitates unless told otherwise (see above).
+EMULATOR_DEFAULT_PROFILE = "7.2"
 _SUFFIX = re.compile(r"-(\d+\.\d+)$")
-_KEYS = ("profile", "shape", "backend", "seed", "speed", "verbose")
+#: The settings a domain may choose, each an option of fakeqemu.fake.options.
+_CHOSEN = ("profile", "shape", "backend", "seed", "speed")
+_KEYS = (*_CHOSEN, "verbose")
 
 
 @dataclass
 class Selection:
-    profile: str = DEFAULT_PROFILE
-    shape: str = "old"
-    backend: str = "model"
+    profile: str = EMULATOR_DEFAULT_PROFILE
+    shape: str = OPTIONS["shape"].default
+    backend: str = OPTIONS["backend"].default
     backend_options: dict[str, str] = field(default_factory=dict)
-    seed: int | None = None
-    speed: float = 1.0
+    seed: int | None = OPTIONS["seed"].default
+    speed: float = OPTIONS["speed"].default
     verbose: bool = False
 
 
@@ -74,30 +80,29 @@ def select(program: str, environ: Mapping[str, str], argv: list[str]) -> Selecti
         elif key in _KEYS:
             settings[key] = value
         else:
-            raise OptsError(
-                f"-fakeqemu: unknown setting '{key}' (known: {', '.join(_KEYS)}, opt.NAME)"
-            )
+            known = ", ".join((*_KEYS, "opt.NAME"))
+            raise OptsError(f"-fakeqemu: unknown setting '{key}' (known: {known})")
     return _selection(settings, backend_options)
 
 
 def _selection(settings: dict[str, str], backend_options: dict[str, str]) -> Selection:
-    selection = Selection(backend_options=backend_options)
-    profile = settings.get("profile", DEFAULT_PROFILE)
+    chosen: dict[str, Any] = {}
+    for key in _CHOSEN:
+        if key not in settings:
+            continue
+        option = OPTIONS[key]
+        try:
+            chosen[key] = option.value(settings[key])
+        except ValueError as error:
+            raise OptsError(f"{key}: {error}") from None
+        if option.choices is not None and chosen[key] not in option.choices:
+            raise OptsError(
+                f"unknown {key} '{chosen[key]}'; expected {' or '.join(option.choices)}"
+            )
+    profile = chosen.get("profile", EMULATOR_DEFAULT_PROFILE)
     if profile not in PROFILE_NAMES:
         raise OptsError(f"unknown profile '{profile}'; known profiles: {', '.join(PROFILE_NAMES)}")
-    selection.profile = profile
-    shape = settings.get("shape", "old")
-    if shape not in ("old", "new"):
-        raise OptsError(f"unknown shape '{shape}'; expected old or new")
-    selection.shape = shape
-    selection.backend = settings.get("backend", "model")
-    try:
-        if "seed" in settings:
-            selection.seed = int(settings["seed"])
-        selection.speed = float(settings.get("speed", "1"))
-    except ValueError as error:
-        raise OptsError(str(error)) from None
-    if selection.speed <= 0:
+    if chosen.get("speed", 1.0) <= 0:
         raise OptsError("speed must be positive")
-    selection.verbose = on_off(settings.get("verbose", "off"), "verbose")
-    return selection
+    verbose = on_off(settings.get("verbose", "off"), "verbose")
+    return Selection(backend_options=backend_options, verbose=verbose, **chosen)
