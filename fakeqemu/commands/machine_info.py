@@ -46,7 +46,7 @@ def _props(hardware: Hardware, index: int) -> dict[str, int]:
 
 
 def _data(ctx: CommandContext) -> EmulatorData:
-    return emulator_data(ctx.vm.profile.name)
+    return emulator_data(ctx.vm.profile.name, ctx.vm.profile.data_dir)
 
 
 def _element_members(ctx: CommandContext, name: str) -> list[str]:

@@ -33,7 +33,7 @@ command = TABLE.command
 
 
 def _data(vm: VirtualMachine) -> EmulatorData:
-    return emulator_data(vm.profile.name)
+    return emulator_data(vm.profile.name, vm.profile.data_dir)
 
 
 def _mode(vm: VirtualMachine) -> str:

@@ -48,7 +48,7 @@ def _cpu_index(hardware: Hardware, path: str) -> int | None:
 
 
 def _model(vm: VirtualMachine) -> dict[str, Any]:
-    data = emulator_data(vm.profile.name)
+    data = emulator_data(vm.profile.name, vm.profile.data_dir)
     model = data.cpu_model(vm.hardware.cpu_model) or data.cpu_model(FALLBACK_MODEL)
     assert model is not None, f"profile {vm.profile.name} has no CPU model recorded"
     return model

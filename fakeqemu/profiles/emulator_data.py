@@ -14,6 +14,7 @@ import json
 from dataclasses import dataclass
 from functools import cache, cached_property
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 from fakeqemu.errors import FakeQemuError
@@ -83,9 +84,13 @@ class EmulatorData:
 
 
 @cache
-def emulator_data(profile: str) -> EmulatorData:
-    """The recorded data of ``profile`` (immutable, read once per process)."""
-    path = resources.files("fakeqemu.profiles").joinpath("data", profile, FILENAME)
+def emulator_data(profile: str, data_dir: str | None = None) -> EmulatorData:
+    """The recorded data of ``profile`` (immutable, read once per process), from the
+    package or, for a release of one's own, from its ``Profile.data_dir``."""
+    if data_dir is not None:
+        path: Any = Path(data_dir, FILENAME)
+    else:
+        path = resources.files("fakeqemu.profiles").joinpath("data", profile, FILENAME)
     try:
         packed = path.read_bytes()
     except FileNotFoundError:

@@ -208,3 +208,20 @@ def test_a_source_that_leaves_without_a_byte(
     assert process.returncode == 1
     # (Messages of the migration layer carry QEMU's default program name.)
     assert [line.split(": ", 1)[1] for line in err.splitlines()] == stderr
+
+
+def test_a_monitor_descriptor_that_is_no_socket(tmp_path: Path) -> None:
+    chardev = "socket,id=x,fd=0,server=on,wait=off"
+    argv = ["-S", "-chardev", chardev, "-mon", "chardev=x,mode=control"]
+    done = subprocess.run(
+        [emulator("7.2", tmp_path), *argv],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        check=False,
+    )
+    assert (done.returncode, done.stderr) == (
+        1,
+        f"fakeqemu-system-x86_64-7.2: -chardev {chardev}: File descriptor '0' is not a socket\n",
+    )

@@ -41,13 +41,13 @@ def _passed(monitor: MonitorSpec) -> tuple[Endpoint, socket.socket, str]:
     assert monitor.fd is not None
     try:
         sock = socket.socket(fileno=monitor.fd)
-    except OSError as error:
+    except OSError:
+        # Observed (7.2): the same words for a closed descriptor and for a file.
         raise MachineError(
-            f"{monitor.option}: File descriptor '{monitor.fd}' is not a socket: {error.strerror}"
+            f"{monitor.option}: File descriptor '{monitor.fd}' is not a socket"
         ) from None
     if not sock.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN):
-        sock.detach()
-        raise MachineError(f"{monitor.option}: file descriptor {monitor.fd} is not listening")
+        sock.listen(1)  # a bound socket that does not listen yet: QEMU listens on it
     if sock.family == socket.AF_UNIX:
         path = sock.getsockname()
         return Endpoint("unix", path=path), sock, f"unix:{path},server=on"
