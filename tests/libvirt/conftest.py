@@ -30,6 +30,8 @@ from tests.support.libvirt.reference import (
 from tests.support.libvirt.scenario import (
     LifecycleRun,
     SlowMigration,
+    domain_xml,
+    qemu_commandline,
     run_killed_destination,
     run_lifecycle,
     run_slow_migration,
@@ -56,11 +58,15 @@ class FakeWorld:
     emulator: str
     lifecycle: LifecycleRun
     observed: Observed
+    #: Every session of the whole run, the slow and the killed migrations' included.
     source_sessions: list[Session]
+    destination_sessions: list[Session]
     slow: SlowMigration | None
     killed: subprocess.CompletedProcess[str] | None
     #: The source domain's state after the destination was killed.
     state_after_kill: str
+    #: The source's domain log (the emulator's stderr: fakeqemu's -v lines among it).
+    domain_log: str
 
 
 @pytest.fixture(scope="module", params=PROFILES)
@@ -85,6 +91,12 @@ def fake_world(
         slow = killed = None
         state = ""
         if not lifecycle.migrate_error:
+            # From here on the domain picks the new shape, and a verbose fake, itself.
+            xml = workdir / "fq-new.xml"
+            commandline = qemu_commandline("-fakeqemu", "verbose=on", env={"FAKEQEMU_SHAPE": "new"})
+            xml.write_text(domain_xml(emulator, commandline))
+            source.virsh("undefine", "fq")
+            source.virsh("define", str(xml))
             source.virsh("start", "fq")
             slow = run_slow_migration(source, destination, BANDWIDTH)
             destination.virsh("destroy", "fq")
@@ -97,10 +109,16 @@ def fake_world(
             lifecycle,
             observed,
             read_sessions(source.log),
+            read_sessions(destination.log),
             slow,
             killed,
             state,
+            _text(source.root / "log/qemu/fq.log"),
         )
+
+
+def _text(path: Path) -> str:
+    return path.read_text(errors="replace") if path.exists() else ""
 
 
 @pytest.fixture(scope="module")

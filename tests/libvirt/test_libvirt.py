@@ -136,3 +136,30 @@ def test_killed_destination_fails_the_migration(fake_world: FakeWorld) -> None:
     assert "error" in killed.stderr.lower(), killed.stderr
     # The guest goes on running where it was.
     assert fake_world.state_after_kill == "running"
+
+
+def test_the_domain_xml_chooses_the_fake(fake_world: FakeWorld) -> None:
+    """``<qemu:commandline>``: ``-fakeqemu verbose=on`` and ``FAKEQEMU_SHAPE=new`` reach the
+    fake (its ``-v`` lines go to the domain's log, libvirt's copy of QEMU's stderr)."""
+    if not _migrates(fake_world):
+        pytest.skip("the domain is redefined for the migrations only")
+    assert f"fakeqemu: profile {fake_world.profile}, shape new," in fake_world.domain_log
+
+
+def test_what_the_new_shape_changes_for_libvirt(fake_world: FakeWorld) -> None:
+    """libvirt's destination never asks ``query-migrate``, so the seed patch's destination
+    statistics never reach it; its source does, and a completed source no longer reports
+    ``dirty-pages-rate``, which libvirt reads as 0: ``domjobinfo`` shows the same."""
+    if not _migrates(fake_world):
+        pytest.skip("libvirt 9.0 cannot migrate this release")
+    asked = {e.command for s in fake_world.destination_sessions for e in s.exchanges}
+    assert "query-migrate" not in asked
+    old = _final_query_migrate(fake_world.observed.source_sessions)
+    assert "dirty-pages-rate" in old["ram"]
+    new = _final_query_migrate(fake_world.source_sessions)
+    assert "dirty-pages-rate" not in new["ram"]
+    assert fake_world.slow is not None
+    old_stats = raw_stats(fake_world.lifecycle.jobinfo_completed)
+    new_stats = raw_stats(fake_world.slow.completed)
+    assert old_stats.keys() == new_stats.keys()
+    assert new_stats["memory_dirty_rate"] == "0"

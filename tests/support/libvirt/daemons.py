@@ -54,6 +54,12 @@ def missing() -> str | None:
         return "libvirtd in system mode needs root"
     if not Path("/etc/libvirt").is_dir():
         return "/etc/libvirt is missing"
+    # Private state directories are bind mounts in a mount namespace of their own.
+    tried = subprocess.run(
+        ["unshare", "-m", "--propagation", "private", "true"], capture_output=True, check=False
+    )
+    if tried.returncode != 0:
+        return f"no mount namespace here: {tried.stderr.decode().strip()}"
     return None
 
 
