@@ -23,6 +23,7 @@ from tests.support.libvirt.real_qemu import real_emulator
 from tests.support.libvirt.reference import (
     Observed,
     cached_capabilities,
+    host_cpu,
     mask_domcapabilities,
     observe,
     stored,
@@ -87,6 +88,7 @@ def fake_world(
             read_sessions(source.log),
             read_sessions(destination.log),
             {},
+            host_cpu(source.root),
         )
         slow = killed = None
         state = ""
@@ -121,16 +123,35 @@ def _text(path: Path) -> str:
     return path.read_text(errors="replace") if path.exists() else ""
 
 
-@pytest.fixture(scope="module")
-def real_observed(fake_world: FakeWorld, tmp_path_factory: pytest.TempPathFactory) -> Observed:
-    """Real QEMU of the same release under libvirt: live if installed, else the stored run."""
-    workdir = tmp_path_factory.mktemp(f"libvirt-real-{fake_world.profile}")
-    emulator = real_emulator(fake_world.profile, workdir)
-    if emulator is not None:
+@pytest.fixture(scope="module", params=["live", "stored"])
+def real_observed(
+    request: pytest.FixtureRequest,
+    fake_world: FakeWorld,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Observed:
+    """Real QEMU of the same release under libvirt: ``live`` (skipped unless it is
+    installed) and ``stored`` (``tests/data/libvirt/<release>/``)."""
+    if request.param == "live":
+        workdir = tmp_path_factory.mktemp(f"libvirt-real-{fake_world.profile}")
+        emulator = real_emulator(fake_world.profile, workdir)
+        if emulator is None:
+            pytest.skip(f"no real QEMU {fake_world.profile} here")
         return observe(workdir, emulator)
     reference = stored(fake_world.profile)
     if reference is None:
-        pytest.skip(f"no real QEMU {fake_world.profile} and no stored reference")
+        pytest.skip(f"no stored reference for {fake_world.profile}")
     if reference.kvm != fake_world.observed.kvm:
         pytest.skip("the stored reference was recorded where KVM was (not) usable")
     return reference
+
+
+def kvm_answers_differ(world: FakeWorld) -> str | None:
+    """Why the KVM pass cannot match here, or None.  The fake's KVM answers (the
+    ``host`` CPU model, which CPU models are usable) are those of the machine the
+    release was recorded on; on a KVM host with another CPU, real QEMU's differ."""
+    recorded = stored(world.profile)
+    if not world.observed.kvm or recorded is None or recorded.host_cpu == world.observed.host_cpu:
+        return None
+    return (
+        f"KVM answers recorded on {recorded.host_cpu!r}, this host is {world.observed.host_cpu!r}"
+    )

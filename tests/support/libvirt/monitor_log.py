@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -35,10 +36,13 @@ class Exchange:
     command: str
     arguments: dict[str, Any] | None
     reply: str = ""
+    #: When libvirt received the reply (its log's clock, seconds since the epoch).
+    received: float = 0.0
 
     @property
     def request(self) -> str:
-        return json.dumps({"execute": self.command, "arguments": self.arguments})
+        """The request, its arguments' keys sorted (as the stored references keep them)."""
+        return json.dumps({"execute": self.command, "arguments": self.arguments}, sort_keys=True)
 
     def masked_reply(self) -> str:
         text = re.sub(r', "id": "libvirt-\d+"|"id": "libvirt-\d+", ', "", self.reply)
@@ -97,8 +101,37 @@ def read_sessions(log: Path) -> list[Session]:
                 continue
             reply_id = json.loads(match[3]).get("id")
             if reply_id in pending[match[2]]:
-                pending[match[2]].pop(reply_id).reply = match[3]
+                exchange = pending[match[2]].pop(reply_id)
+                exchange.reply = match[3]
+                exchange.received = _log_time(line)
     return every
+
+
+def _log_time(line: str) -> float:
+    """``2026-12-01 04:52:17.443+0000: ...``: libvirt's clock when it logged the line."""
+    return datetime.strptime(line[:28], "%Y-%m-%d %H:%M:%S.%f%z").timestamp()
+
+
+def transfer_samples(sessions: list[Session], start: float, end: float) -> list[tuple[float, int]]:
+    """``(time, ram.transferred)`` of every ``query-migrate`` reply libvirt received
+    between ``start`` and ``end`` while the migration was ``active``."""
+    samples = []
+    for session in sessions:
+        for exchange in session.exchanges:
+            if exchange.command != "query-migrate" or not start <= exchange.received <= end:
+                continue
+            info = json.loads(exchange.reply).get("return", {})
+            if info.get("status") == "active":
+                samples.append((exchange.received, int(info["ram"]["transferred"])))
+    return samples
+
+
+def slope(samples: list[tuple[float, int]]) -> float:
+    """The least-squares rate of ``samples`` (bytes per second)."""
+    mean_t = sum(t for t, _ in samples) / len(samples)
+    mean_b = sum(b for _, b in samples) / len(samples)
+    covariance = sum((t - mean_t) * (b - mean_b) for t, b in samples)
+    return covariance / sum((t - mean_t) ** 2 for t, _ in samples)
 
 
 @dataclass

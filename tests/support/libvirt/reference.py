@@ -20,6 +20,7 @@ import re
 import sys
 import tempfile
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,7 @@ from tests.support.libvirt.monitor_log import Exchange, Session, read_sessions
 from tests.support.libvirt.real_qemu import real_emulator
 from tests.support.libvirt.scenario import run_lifecycle
 
-REFERENCES = Path(__file__).parent.parent / "data" / "libvirt"
+REFERENCES = Path(__file__).parents[2] / "data" / "libvirt"
 #: Elements of libvirt's capability cache that are not QEMU's answers.
 _HOST_FACTS = re.compile(
     r"<(emulator|qemuctime|qemumoddirmtime|selfctime|kernelVersion|microcodeVersion"
@@ -45,11 +46,22 @@ def mask_domcapabilities(xml: str, emulator: str) -> str:
     return xml.replace(f"<path>{emulator}</path>", "<path>EMULATOR</path>")
 
 
-def cached_capabilities(root: Path) -> str:
-    """The one capabilities file a daemon cached (one emulator binary per daemon)."""
+def _cache_file(root: Path) -> Path:
     files = sorted((root / "cache/qemu/capabilities").glob("*.xml"))
     assert len(files) == 1, f"expected one cached emulator, found {files}"
-    return mask_capabilities(files[0].read_text())
+    return files[0]
+
+
+def cached_capabilities(root: Path) -> str:
+    """The one capabilities file a daemon cached (one emulator binary per daemon)."""
+    return mask_capabilities(_cache_file(root).read_text())
+
+
+def host_cpu(root: Path) -> str:
+    """libvirt's ``hostCPUSignature`` of this machine, from the daemon's cache: what
+    KVM's answers (``host`` CPU model, usable CPU models) depend on."""
+    match = re.search(r"<hostCPUSignature>(.*?)</hostCPUSignature>", _cache_file(root).read_text())
+    return "" if match is None else match[1]
 
 
 def kvm_enabled(sessions: list[Session]) -> bool:
@@ -71,6 +83,8 @@ class Observed:
     #: What virsh said: the states after start, suspend and resume, the monitor
     #: command's reply, and migrate's error (libvirt 9.0 cannot migrate 11.1).
     virsh: dict[str, Any]
+    #: The CPU of the machine it ran on (:func:`host_cpu`).
+    host_cpu: str = ""
 
     @property
     def kvm(self) -> bool:
@@ -93,6 +107,7 @@ class Observed:
             "source": sessions(self.source_sessions),
             "destination": sessions(self.destination_sessions),
             "virsh": self.virsh,
+            "host_cpu": self.host_cpu,
         }
 
     @classmethod
@@ -113,6 +128,7 @@ class Observed:
             sessions(data["source"]),
             sessions(data["destination"]),
             data["virsh"],
+            data.get("host_cpu", ""),
         )
 
 
@@ -132,10 +148,13 @@ def observe(workdir: Path, emulator: str) -> Observed:
                 "migrated_state": run.migrated_state,
                 "destroyed": run.destroyed,
             },
+            host_cpu(source.root),
         )
 
 
+@cache
 def stored(profile: str) -> Observed | None:
+    """The stored reference of ``profile`` (read once; not to be modified)."""
     path = REFERENCES / profile / "reference.json.gz"
     if not path.exists():
         return None

@@ -21,6 +21,8 @@ from tests.support.libvirt.daemons import TIMEOUT, Daemon
 
 DOMAIN = "fq"
 MIGRATE_OPTIONS = ("--migrateuri", "tcp://127.0.0.1", "--listen-address", "127.0.0.1")
+#: Seconds between two ``domjobinfo`` calls while a slow migration runs.
+POLL = 0.1
 
 
 def domain_xml(emulator: str, commandline: str = "") -> str:
@@ -106,9 +108,15 @@ def raw_stats(text: str) -> dict[str, str]:
 
 @dataclass
 class SlowMigration:
+    #: ``domjobinfo`` once memory moves.
     during: str
     result: subprocess.CompletedProcess[str]
     completed: str
+    #: The wall-clock span of the migration (libvirt's log uses the same clock).
+    started: float
+    ended: float
+    #: How many ``domjobinfo`` calls (each a ``query-migrate``) ran during it.
+    polls: int
 
 
 def _wait_for(condition: Callable[[], bool], what: str) -> None:
@@ -120,7 +128,9 @@ def _wait_for(condition: Callable[[], bool], what: str) -> None:
 
 
 def run_slow_migration(source: Daemon, destination: Daemon, bandwidth: int) -> SlowMigration:
-    """Migrate the running domain at ``bandwidth`` MiB/s; ``domjobinfo`` once it runs."""
+    """Migrate the running domain at ``bandwidth`` MiB/s, asking ``domjobinfo`` every
+    ``POLL`` seconds until it ends: each answer is a sample of the transfer's progress."""
+    started = time.time()
     migrating = source.virsh_background(
         "migrate",
         "--live",
@@ -130,22 +140,25 @@ def run_slow_migration(source: Daemon, destination: Daemon, bandwidth: int) -> S
         "--bandwidth",
         str(bandwidth),
     )
+    during = ""
+    polls = 0
     try:
-
-        def running() -> bool:
+        deadline = time.monotonic() + TIMEOUT
+        while migrating.poll() is None and time.monotonic() < deadline:
             info = source.virsh("domjobinfo", DOMAIN, check=False).stdout
-            return bool(re.search(r"Memory processed:\s+[1-9]", info))
-
-        _wait_for(running, "the migration to move memory")
-        during = source.virsh("domjobinfo", DOMAIN).stdout
+            polls += 1
+            if not during and re.search(r"Memory processed:\s+[1-9]", info):
+                during = info
+            time.sleep(POLL)
         stdout, stderr = migrating.communicate(timeout=TIMEOUT)
     finally:
         if migrating.poll() is None:
             migrating.kill()
             migrating.wait()
+    ended = time.time()
     result = subprocess.CompletedProcess(migrating.args, migrating.returncode, stdout, stderr)
     completed = source.virsh("domjobinfo", DOMAIN, "--completed", "--rawstats").stdout
-    return SlowMigration(during, result, completed)
+    return SlowMigration(during, result, completed, started, ended, polls)
 
 
 def run_killed_destination(source: Daemon, destination: Daemon) -> subprocess.CompletedProcess[str]:
