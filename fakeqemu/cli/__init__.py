@@ -74,7 +74,10 @@ def main(argv: list[str] | None = None) -> int:
         signals = HostSignals()
     try:
         chosen = command[0] if command and command[0] in COMMANDS else None
-        return _run(build_parser(chosen).parse_args(argv), signals)
+        status = _run(build_parser(chosen).parse_args(argv), signals)
+        # A buffered stdout (a pipe, no PYTHONUNBUFFERED) is written here, not at exit.
+        sys.stdout.flush()
+        return status
     except BrokenPipeError:
         # `fakeqemu contracts diff ... | head`: the reader left; say nothing more
         # (Python's documented way: point stdout at /dev/null so the exit flush is quiet).
