@@ -3,7 +3,8 @@
 The releases: ``FAKEQEMU_LIBVIRT_PROFILES`` (default ``7.2``, what CI runs; ``7.2,10.0,11.1``
 locally).  Each release gets one run of the scenarios on fresh daemons (module
 scope), which the tests then examine; everything those runs start is stopped by
-them.  Without libvirt (or root) the tests skip.
+them.  Without libvirt (or root) the tests skip, unless ``FAKEQEMU_REQUIRE_LIBVIRT``
+is set (CI sets it once it has installed libvirt): then they fail.
 """
 
 from __future__ import annotations
@@ -75,6 +76,8 @@ def fake_world(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[FakeWorld]:
     problem = daemons.missing()
+    if problem is not None and os.environ.get("FAKEQEMU_REQUIRE_LIBVIRT"):
+        pytest.fail(f"FAKEQEMU_REQUIRE_LIBVIRT is set, but {problem}")
     if problem is not None:
         pytest.skip(problem)
     profile: str = request.param
