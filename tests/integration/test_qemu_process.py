@@ -225,3 +225,30 @@ def test_a_monitor_descriptor_that_is_no_socket(tmp_path: Path) -> None:
         1,
         f"fakeqemu-system-x86_64-7.2: -chardev {chardev}: File descriptor '0' is not a socket\n",
     )
+
+
+def test_a_bound_monitor_descriptor_is_listened_on(tmp_path: Path) -> None:
+    """Observed (7.2): a socket passed bound but not listening yet gets QEMU's listen()."""
+    path = tmp_path / "m.sock"
+    with socket.socket(socket.AF_UNIX) as bound:
+        bound.bind(str(path))
+        chardev = f"socket,id=x,fd={bound.fileno()},server=on,wait=off"
+        argv = ["-S", "-chardev", chardev, "-mon", "chardev=x,mode=control"]
+        process = subprocess.Popen(
+            [emulator("7.2", tmp_path), *argv], pass_fds=[bound.fileno()], stderr=subprocess.PIPE
+        )
+    try:
+        deadline = time.monotonic() + TIMEOUT
+        with socket.socket(socket.AF_UNIX) as client:
+            client.settimeout(TIMEOUT)
+            while True:
+                try:
+                    client.connect(str(path))
+                    break
+                except ConnectionRefusedError:  # not listening yet: the fake is starting
+                    assert time.monotonic() < deadline, "the descriptor was never listened on"
+                    time.sleep(0.02)
+            assert client.recv(4096).startswith(b'{"QMP": {"version": {"qemu": {"micro": 22')
+    finally:
+        process.terminate()
+        process.communicate(timeout=TIMEOUT)
