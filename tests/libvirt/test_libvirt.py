@@ -78,7 +78,7 @@ def test_conversation_matches_real_qemus(
         result = compare(session, fake[kind])
         print(
             f"{fake_world.profile} {side} {kind}: {result.commands} commands, same: "
-            f"{result.same_commands}, replies identical {result.identical_replies}, "
+            f"{result.same_commands}, replies identical but for ids {result.identical_replies}, "
             f"identical once masked {result.masked_replies}, events equal: {result.events_equal}"
         )
         assert result.same_commands, result.differences
