@@ -1,4 +1,4 @@
-"""``fakeqemu``: the command line (serve, profiles, capture, contracts, record, replay).
+"""``fakeqemu``: the command line (serve, profiles, capture, contracts, record, replay, qemu).
 
 Imports stay inside the functions so ``fakeqemu serve`` reaches its greeting
 quickly: start-up time is one of the figures users compare with QEMU.
@@ -44,6 +44,8 @@ COMMANDS: dict[str, tuple[str, str | None]] = {
         "fakeqemu.cli.ctl:add_arguments",
     ),
     "faults": ("list every fault kind, trigger and scenario", None),
+    # QEMU's own command line follows; it is read by fakeqemu.cli.qemu, not argparse.
+    "qemu": ("run as qemu-system-x86_64 does (also: fakeqemu-system-x86_64 ARGS)", None),
 }
 
 
@@ -66,6 +68,10 @@ def main(argv: list[str] | None = None) -> int:
     """The ``fakeqemu`` command; ``argv`` None: this process's own command line."""
     signals = None
     command = sys.argv[1:2] if argv is None else argv[:1]
+    if command == ["qemu"]:
+        from fakeqemu.cli.qemu.main import fakeqemu_qemu
+
+        return fakeqemu_qemu(sys.argv[2:] if argv is None else argv[1:])
     if command == ["serve"] and threading.current_thread() is threading.main_thread():
         # Before anything else: a signal at any moment from here on ends `serve` as
         # it ends QEMU (fakeqemu.server.signals).
@@ -74,7 +80,10 @@ def main(argv: list[str] | None = None) -> int:
         signals = HostSignals()
     try:
         chosen = command[0] if command and command[0] in COMMANDS else None
-        return _run(build_parser(chosen).parse_args(argv), signals)
+        status = _run(build_parser(chosen).parse_args(argv), signals)
+        # A buffered stdout (a pipe, no PYTHONUNBUFFERED) is written here, not at exit.
+        sys.stdout.flush()
+        return status
     except BrokenPipeError:
         # `fakeqemu contracts diff ... | head`: the reader left; say nothing more
         # (Python's documented way: point stdout at /dev/null so the exit flush is quiet).

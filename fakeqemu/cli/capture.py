@@ -7,8 +7,10 @@ import sys
 
 
 def add_arguments(capture: argparse.ArgumentParser) -> None:
-    capture.add_argument("what", choices=("probes", "queries", "hmp", "commands", "migrations"))
-    capture.add_argument("out", help="file to write")
+    capture.add_argument(
+        "what", choices=("probes", "queries", "hmp", "commands", "migrations", "libvirt")
+    )
+    capture.add_argument("out", help="file to write (libvirt: a directory)")
     capture.add_argument("--qemu", default="qemu-system-x86_64", help="QEMU binary")
     capture.add_argument("--cases", help="probes file whose cases to replay (for probes)")
 
@@ -25,6 +27,10 @@ def run_capture(args: argparse.Namespace) -> int:
         count = capture_probes(args.qemu, Path(args.cases), Path(args.out))
     elif args.what == "hmp":
         count = capture_hmp(args.qemu, Path(args.out))
+    elif args.what == "libvirt":
+        from fakeqemu.recorder.libvirt.capture import capture_emulator
+
+        count = capture_emulator(args.qemu, Path(args.out))
     elif args.what in ("commands", "migrations"):
         from fakeqemu.recorder.differential import capture
 

@@ -16,8 +16,6 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    import trio
-
     from fakeqemu.fake.qemu import FakeQemu
     from fakeqemu.server.endpoints import Endpoint
     from fakeqemu.server.listeners import Listeners
@@ -195,92 +193,29 @@ def _run_server(
     args: argparse.Namespace,
     signals: HostSignals | None,
 ) -> int:
-    import trio
-    import trio.testing
-
+    from fakeqemu.cli.runner import run_server
     from fakeqemu.cli.serve_log import ServeLog, start_line
-    from fakeqemu.server.failures import qemu_error_report
-    from fakeqemu.server.serve import Listening, ServeControl, StartupError, serve
-    from fakeqemu.server.signals import kill_report
+    from fakeqemu.server.serve import StartupError
 
     listeners, greeted = sockets
     settings = _settings(args, fake)
-    # A scaled clock: every timer of the fake runs FACTOR times faster; a virtual one
-    # stands still until POST /clock/advance moves it.
-    clock = None
-    if args.clock == "virtual":
-        clock = trio.testing.MockClock(rate=0)
-    elif args.speed != 1.0:
-        clock = trio.testing.MockClock(rate=args.speed)
 
-    async def main() -> None:
-        control = ServeControl()
-        if signals is not None:
-            token = trio.lowlevel.current_trio_token()
-
-            def stop(signo: int, pid: int) -> None:
-                qemu_error_report(kill_report(signo, pid))
-                control.host_signal.set()
-
-            signals.hand_over(lambda signo, pid: token.run_sync_soon(stop, signo, pid))
-        async with trio.open_nursery() as nursery:
-            if args.verbose:
-                log = ServeLog(fake, args.log_format)
-                log.attach()
-                nursery.start_soon(log.progress)
-            if args.control is not None:
-                settings["control"] = await _start_control(fake, args.control, clock, nursery)
-
-            async def serve_then_stop(task_status: trio.TaskStatus[Listening]) -> None:
-                await serve(
-                    fake,
-                    endpoints,
-                    prebound=listeners.sockets,
-                    greeted=greeted,
-                    socket_files=listeners.files,
-                    control=control,
-                    task_status=task_status,
-                )
-                nursery.cancel_scope.cancel()  # the log and the control API end with it
-
-            listening = await nursery.start(serve_then_stop)
-            _announce(start_line(settings, listening.addresses, args.log_format))
+    def started(addresses: list[str], control: str | None) -> None:
+        settings["control"] = control
+        _announce(start_line(settings, addresses, args.log_format))
 
     try:
-        trio.run(main, clock=clock)
-    except (StartupError, BaseExceptionGroup) as error:
-        startup = _find(error, StartupError)
-        if startup is None:
-            raise
-        raise ServeError(str(startup)) from None
-    finally:
-        if signals is not None:
-            signals.hand_over(None)
-    # A failed incoming migration ends QEMU with status 1; so it does here.
-    return fake.vm.exit_status or 0
-
-
-async def _start_control(fake: FakeQemu, address: str, clock: Any, nursery: trio.Nursery) -> str:
-    """Serve the control API in ``nursery``; returns where it listens."""
-    from fakeqemu.server.control import ControlApi
-    from fakeqemu.server.control_http import serve_http
-    from fakeqemu.server.endpoints import parse_control
-
-    api = ControlApi(fake, clock=clock if fake_clock_is_virtual(clock) else None)
-    where: str = await nursery.start(serve_http, api.router, parse_control(address))
-    return where
-
-
-def fake_clock_is_virtual(clock: Any) -> bool:
-    return clock is not None and getattr(clock, "rate", 1.0) == 0
-
-
-def _find(error: BaseException, kind: type[Exception]) -> Exception | None:
-    """``error`` itself if of ``kind``, else the first of ``kind`` in its groups."""
-    if isinstance(error, kind):
-        return error
-    if isinstance(error, BaseExceptionGroup):
-        for inner in error.exceptions:
-            if (found := _find(inner, kind)) is not None:
-                return found
-    return None
+        return run_server(
+            fake,
+            endpoints,
+            listeners,
+            signals,
+            speed=args.speed,
+            virtual_clock=args.clock == "virtual",
+            log=ServeLog(fake, args.log_format) if args.verbose else None,
+            control=args.control,
+            greeted=greeted,
+            on_listening=started,
+        )
+    except StartupError as error:
+        raise ServeError(str(error)) from None

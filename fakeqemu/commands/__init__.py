@@ -2,11 +2,29 @@
 
 from __future__ import annotations
 
-from fakeqemu.commands import hmp, migration, qmp, runstate
+from fakeqemu.commands import (
+    fds,
+    hmp,
+    machine_info,
+    migration,
+    probe_answers,
+    qmp,
+    qom,
+    runstate,
+)
 from fakeqemu.commands.registry import CommandSpec, Executor, merge
 
 #: Every family, listed explicitly so nothing registers by import side effect alone.
-FAMILIES = (qmp.TABLE, runstate.TABLE, hmp.TABLE, migration.TABLE)
+FAMILIES = (
+    qmp.TABLE,
+    runstate.TABLE,
+    hmp.TABLE,
+    migration.TABLE,
+    machine_info.TABLE,
+    qom.TABLE,
+    probe_answers.TABLE,
+    fds.TABLE,
+)
 
 
 def all_commands() -> dict[str, CommandSpec]:

@@ -99,10 +99,14 @@ def migrate(ctx: CommandContext, args: dict[str, Any]) -> QValue:
     if vm.runstate is RunState.POSTMIGRATE:
         raise QmpError("Can't migrate the vm that was paused due to previous migration")
     outgoing = vm.begin_outgoing()
+    passed = None
     try:
         if address is None:
             address = channel_address(args, profile, profile.migrate_unknown_protocol)
-        problem = open_error(address, incoming=False)
+        if address.scheme == "fd":
+            # monitor_get_fd(): a descriptor given with getfd, taken off the monitor.
+            passed = vm.descriptors.for_monitor(ctx.session).take_named(address.rest)
+        problem = None if passed is not None else open_error(address, incoming=False)
         if problem is not None:
             raise QmpError(problem)
     except UnknownProtocol:
@@ -120,7 +124,8 @@ def migrate(ctx: CommandContext, args: dict[str, Any]) -> QValue:
         # fails at once (the events come before the reply instead of after it).
         outgoing.fail(vm.clock(), error.desc)
         return {}
-    vm.require_transport().connect(address.uri, outgoing)
+    # The fakes' own stream runs over the passed socket as over one the fake dials.
+    vm.require_transport().connect(address.uri if passed is None else f"fd:{passed}", outgoing)
     return {}
 
 

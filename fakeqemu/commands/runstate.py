@@ -28,13 +28,15 @@ def query_name(ctx: CommandContext, args: dict[str, Any]) -> QValue:
 
 @command("query-uuid")
 def query_uuid(ctx: CommandContext, args: dict[str, Any]) -> QValue:
-    return {"UUID": ctx.vm.profile.recorded["uuid"]}
+    return {"UUID": ctx.vm.hardware.uuid or ctx.vm.profile.recorded["uuid"]}
 
 
 @command("query-kvm")
 def query_kvm(ctx: CommandContext, args: dict[str, Any]) -> QValue:
-    kvm: dict[str, QValue] = ctx.vm.profile.recorded["kvm"]
-    return dict(kvm)
+    # KVM is built in ("present", as recorded); "enabled" follows -accel and /dev/kvm.
+    kvm: dict[str, QValue] = dict(ctx.vm.profile.recorded["kvm"])
+    kvm["enabled"] = ctx.vm.hardware.kvm
+    return kvm
 
 
 @command("query-target")

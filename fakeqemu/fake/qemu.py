@@ -12,6 +12,7 @@ from fakeqemu.commands import Executor, all_commands
 from fakeqemu.fake.config import FakeQemuConfig
 from fakeqemu.model.events import Event, EventBus, WallClock
 from fakeqemu.model.faults import FaultEngine
+from fakeqemu.model.hardware import Hardware
 from fakeqemu.model.machine import VirtualMachine
 from fakeqemu.profiles import CATALOG, Catalog, Profile
 from fakeqemu.protocol.json_stream import JsonDialect
@@ -29,9 +30,12 @@ class FakeQemu:
         clock: Callable[[], float] = time.monotonic,
         backend: BackendFactory | None = None,
         catalog: Catalog = CATALOG,
+        hardware: Hardware | None = None,
     ) -> None:
         """``backend``: a backend factory to use instead of ``config.backend``'s;
-        ``catalog``: where ``config.profile`` is looked up (fakeqemu's releases)."""
+        ``catalog``: where ``config.profile`` is looked up (fakeqemu's releases);
+        ``hardware``: the machine's CPUs, devices and chardevs as a QEMU command line
+        describes them (default: one ``qemu64`` vCPU and nothing else)."""
         self.config = config
         self.profile: Profile = catalog.get_profile(config.profile)
         options, seed = config.backend_options, config.seed
@@ -53,6 +57,7 @@ class FakeQemu:
             clock=clock,
             backend=choice,
             scenario=self._scenario_at_start,
+            hardware=hardware or Hardware(),
         )
         # A misspelt option or an unreadable recording fails now, not at `migrate`.
         self.vm.check_backend()

@@ -95,6 +95,15 @@ class IncomingMigration:
         self.error_reports.append(SECTION_FOOTER_REPORT)
         self.stream_broken(self.profile.torn_stream_error)
 
+    def stream_empty(self) -> None:
+        """The source connected and left without a byte: QEMU's words for a stream that
+        never began (the profile's ``empty_stream_errors``, the last one the error)."""
+        if self.status in ("completed", "failed"):
+            return
+        *reports, error = self.profile.empty_stream_errors
+        self.error_reports += reports
+        self.stream_broken(error)
+
     def take_error_reports(self) -> list[str]:
         """QEMU's error_report() lines since the last call, for stderr."""
         reports, self.error_reports = self.error_reports, []

@@ -19,7 +19,9 @@ from fakeqemu.model.addresses import (
     open_error,
     resolved,
 )
+from fakeqemu.model.descriptors import Descriptors
 from fakeqemu.model.events import EventBus
+from fakeqemu.model.hardware import Hardware
 from fakeqemu.model.incoming import DestinationHooks, IncomingMigration
 from fakeqemu.model.migration import MigrationSettings, MigrationTransport
 from fakeqemu.model.outgoing import OutgoingMigration, SourceHooks
@@ -85,6 +87,10 @@ class VirtualMachine:
     status_observers: list[Callable[[str], None]] = field(default_factory=list)
     #: Whether the migration link carries data now (a link-stall fault says no).
     link_up: Callable[[], bool] = field(default=lambda: True)
+    #: CPUs, devices and chardevs, as the command line describes them.
+    hardware: Hardware = field(default_factory=Hardware)
+    #: File descriptors passed to each monitor (SCM_RIGHTS, getfd).
+    descriptors: Descriptors = field(default_factory=Descriptors)
     migration_settings: MigrationSettings = field(init=False)
     outgoing: OutgoingMigration | None = None
     incoming_migration: IncomingMigration | None = None
@@ -304,6 +310,8 @@ class VirtualMachine:
             scenario=scenario,
             status_observers=self.status_observers,
             link_up=self.link_up,
+            hardware=self.hardware,
+            descriptors=self.descriptors,
         )
         self.__dict__.update(fresh.__dict__)
 

@@ -135,6 +135,8 @@ class OutgoingMigration:
                 self._begin_iterating(due)
             elif self._phase == "iterating":
                 self._iterate(due)
+            elif self._phase == "continuing":
+                self._switchover_device_phase(due)
             elif self._phase == "completing":
                 self._complete(due)
             elif self._phase == "postcopy":
@@ -171,8 +173,10 @@ class OutgoingMigration:
         return self.status in POSTCOPY_STATES
 
     def continue_switchover(self, now: float) -> None:
-        """``migrate-continue`` in ``pre-switchover``."""
-        self._switchover_device_phase(now)
+        """``migrate-continue`` in ``pre-switchover``: QEMU posts a semaphore and answers;
+        its migration thread goes on afterwards, so the events follow the reply."""
+        self._phase = "continuing"
+        self._deadline = now
 
     def fail(self, now: float, error: str | None) -> None:
         """Fail the migration; ``error`` becomes error-desc (``None``: QEMU keeps none)."""

@@ -144,6 +144,18 @@ class Profile:
     postcopy_active_before_stop: bool = False
     #: ``migrate_cancel`` is refused once postcopy runs (8.x on).
     postcopy_cancel_refused: bool = True
+    #: A vCPU with siblings in its package (``-smp cores=2``) gets the ``ht`` and
+    #: ``cmp-legacy`` features (10.0 on; 7.2 leaves the model's features alone).
+    cpu_topology_features: bool = True
+    #: The destination peeks at a new channel before it loads (11.1): it turns ``active``
+    #: only once the first bytes arrive.  Before, ``active`` comes at the connection.
+    incoming_peeks_channel: bool = False
+    #: What a destination prints when its source connects and leaves without a byte;
+    #: the last line is the error that ends it (exit status 1).
+    empty_stream_errors: tuple[str, ...] = (
+        "Not a migration stream",
+        "load of migration failed: Invalid argument",
+    )
     #: The load error of a destination whose stream ends inside a section (its source
     #: was killed or cancelled mid-migration), after check_section_footer()'s line
     #: (observed: bench/migration_kill.py).

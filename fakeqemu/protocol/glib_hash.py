@@ -111,6 +111,10 @@ class StringSet:
                 return key
         return None
 
+    def in_order(self) -> list[str]:
+        """Every key, in g_hash_table_iter_next() order."""
+        return [key for h, key in zip(self._hashes, self._keys, strict=True) if h >= 2 and key]
+
     def _maybe_resize(self) -> None:
         size, occupied = self._size, self._occupied
         if (size > self._nodes * 4 and size > 1 << _MIN_SHIFT) or size <= occupied + occupied // 16:

@@ -36,10 +36,13 @@ MAX_LINE = 1 << 16
 
 
 def parse_socket_uri(uri: str) -> tuple[str, str, int]:
-    """``tcp:HOST:PORT`` → ("tcp", host, port); ``unix:PATH`` → ("unix", path, 0)."""
+    """``tcp:HOST:PORT`` → ("tcp", host, port); ``unix:PATH`` → ("unix", path, 0);
+    ``fd:N`` (a socket passed to the monitor, by number) → ("fd", "", N)."""
     scheme, _, rest = uri.partition(":")
     if scheme == "unix":
         return "unix", rest, 0
+    if scheme == "fd" and rest.isdigit():
+        return "fd", "", int(rest)
     if scheme == "tcp":
         host, _, port = rest.rpartition(":")
         if not port.isdigit() or int(port) > 65535:
@@ -158,7 +161,6 @@ class TrioMigrationTransport:
         self._exit_if_asked()
 
     async def _receive(self, stream: trio.SocketStream, incoming: IncomingMigration) -> None:
-        incoming.source_connected(trio.current_time())
         async with trio.open_nursery() as nursery:
             changed = [trio.Event()]
             link = self._toxic_link(lambda: changed[0].set())
@@ -180,13 +182,23 @@ class TrioMigrationTransport:
                 nursery.cancel_scope.cancel()
 
     async def _receive_lines(self, stream: trio.SocketStream, incoming: IncomingMigration) -> None:
+        profile = self._vm.profile
+        connected = False
+        if not profile.incoming_peeks_channel:
+            incoming.source_connected(trio.current_time())
+            connected = True
         buffer = b""
+        received = False
         try:
             async with stream:
                 while incoming.status not in ("completed", "failed"):
                     data = await stream.receive_some(65536)
                     if not data:
                         break
+                    if not connected:
+                        incoming.source_connected(trio.current_time())
+                        connected = True
+                    received = True
                     buffer += data
                     if len(buffer) > MAX_LINE and b"\n" not in buffer:
                         break
@@ -195,7 +207,11 @@ class TrioMigrationTransport:
                         self._receive_line(incoming, line)
         except (trio.BrokenResourceError, trio.ClosedResourceError):
             pass
-        if incoming.status != "completed":
+        if not received:
+            # The source left without a byte (libvirt closes the socket it dialled when
+            # its own ``migrate`` fails).
+            incoming.stream_empty()
+        elif incoming.status != "completed":
             incoming.stream_torn()
         for report in incoming.take_error_reports():
             qemu_error_report(report)
@@ -225,6 +241,9 @@ class TrioMigrationTransport:
 
     async def _open(self, uri: str) -> trio.abc.Stream:
         kind, host, port = parse_socket_uri(uri)
+        if kind == "fd":
+            # Already connected (libvirt dialled the destination itself); ours to close.
+            return trio.SocketStream(trio.socket.from_stdlib_socket(socket.socket(fileno=port)))
         if kind == "unix":
             return await trio.open_unix_socket(host)
         return await trio.open_tcp_stream(host, port)

@@ -19,6 +19,7 @@ from fakeqemu.fake.qemu import FakeQemu
 from fakeqemu.server.connection import MonitorConnection, serve_connection
 from fakeqemu.server.endpoints import Endpoint
 from fakeqemu.server.failures import report_failure
+from fakeqemu.server.fd_passing import FdPassingStream, monitor_stream
 from fakeqemu.server.listeners import BindError, FileId, Listeners, where_listening
 from fakeqemu.server.migration_link import TrioMigrationTransport
 from fakeqemu.server.toxics import run_fault_timers
@@ -64,7 +65,7 @@ async def _serve_listener(
     control: ServeControl,
 ) -> None:
     if greeted is not None:
-        stream = trio.SocketStream(trio.socket.from_stdlib_socket(greeted))
+        stream = monitor_stream(trio.socket.from_stdlib_socket(greeted))
         await _serve_one(fake, stream, control, greeting_sent=True)
     while not fake.quit_requested:
         try:
@@ -75,7 +76,7 @@ async def _serve_listener(
             await trio.sleep(0.1)
             continue
         on_connection()
-        await _serve_one(fake, trio.SocketStream(conn), control)
+        await _serve_one(fake, monitor_stream(conn), control)
     quit_served.set()
 
 
@@ -84,10 +85,14 @@ async def _serve_one(
 ) -> None:
     connection = MonitorConnection(fake, stream, greeting_sent=greeting_sent)
     control.connections.add(connection)
+    if isinstance(stream, FdPassingStream):
+        # Descriptors passed with SCM_RIGHTS wait there for getfd.
+        stream.deliver = fake.vm.descriptors.for_monitor(connection.session).receive
     try:
         await connection.serve()
     finally:
         control.connections.discard(connection)
+        fake.vm.descriptors.release(connection.session)
 
 
 async def _serve_connect(

@@ -72,12 +72,17 @@ def test_serve_errors_are_one_line(
     assert not os.path.exists(monitor), "what was bound is removed again"
 
 
+#: As on a machine without PYTHONUNBUFFERED: stdout to a pipe is block-buffered.
+BUFFERED = {name: value for name, value in os.environ.items() if name != "PYTHONUNBUFFERED"}
+
+
 def test_a_broken_pipe_on_stdout_is_not_a_traceback() -> None:
     """``fakeqemu contracts diff 11.1/old 11.1/new | head -3``."""
     with subprocess.Popen(
         [sys.executable, "-m", "fakeqemu", "contracts", "diff", "11.1/old", "11.1/new"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
+        env=BUFFERED,
     ) as proc:
         assert proc.stdout is not None
         # `head` left before it was written to (the interpreter takes longer to start).
@@ -93,6 +98,7 @@ def test_a_broken_pipe_on_profiles_too() -> None:
         [sys.executable, "-m", "fakeqemu", "profiles"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
+        env=BUFFERED,
     ) as proc:
         assert proc.stdout is not None
         proc.stdout.close()

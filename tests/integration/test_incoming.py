@@ -135,7 +135,14 @@ def test_a_failed_load_without_exit_on_error_shows_the_error(tmp_path: Path, pro
         def status() -> str:
             return str(qmp(dst_path, {"execute": "query-migrate"})[0]["return"].get("status"))
 
+        def sent() -> int:
+            info = qmp(src_path, {"execute": "query-migrate"})[0]["return"]
+            return int(info.get("ram", {}).get("transferred", 0))
+
         wait_for(lambda: status() == "active", "the destination to be loading")
+        # Up to 10.0 ``active`` comes at the connection; a source killed before its
+        # first byte is an empty stream, which fails otherwise (test_qemu_process).
+        wait_for(lambda: sent() > 0, "the stream to carry pages")
         source.send_signal(signal.SIGKILL)
         wait_for(lambda: status() == "failed", "the load to fail")
         info = qmp(dst_path, {"execute": "query-migrate"})[0]["return"]

@@ -32,6 +32,14 @@ SANS_IO = [
     "fakeqemu.server.fast_start",
     "fakeqemu.protocol.cassette",
     "fakeqemu.protocol.cassette_matchers",
+    # fakeqemu-system-x86_64 reads QEMU's command line and forks (-daemonize) first.
+    "fakeqemu.cli.qemu.main",
+    "fakeqemu.cli.qemu.command_line",
+    "fakeqemu.cli.qemu.selection",
+    "fakeqemu.cli.qemu.host",
+    "fakeqemu.profiles.emulator_data",
+    "fakeqemu.model.hardware",
+    "fakeqemu.model.descriptors",
 ]
 
 
