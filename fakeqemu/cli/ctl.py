@@ -15,21 +15,7 @@ import socket
 import sys
 from typing import Any
 
-#: verb -> (method, path, what its arguments are, help).
-VERBS: dict[str, tuple[str, str, str, str]] = {
-    "health": ("GET", "/health", "", "profile, shape and role of the fake"),
-    "journal": ("GET", "/journal", "", "every call (command, arguments, reply, time) and fault"),
-    "clear-journal": ("DELETE", "/journal", "", "forget the calls so far"),
-    "migration": ("GET", "/migration", "", "query-migrate's reply and the model's view"),
-    "faults": ("GET", "/faults", "", "the faults held, with their state"),
-    "add-fault": ("POST", "/faults", "json", "hold a fault: JSON (fakeqemu faults lists them)"),
-    "remove-fault": ("DELETE", "/faults/{}", "id", "remove the fault with this id"),
-    "clear-faults": ("DELETE", "/faults", "", "remove every fault"),
-    "scenario": ("PUT", "/scenario", "scenario", "a scenario's name, or a timeline as JSON"),
-    "advance": ("POST", "/clock/advance", "seconds", "move the virtual clock SECONDS"),
-    "wait": ("POST", "/wait", "status", "until the migration reaches STATUS [TIMEOUT]"),
-    "reset": ("POST", "/reset", "", "back to the state at start"),
-}
+from fakeqemu.server.control_routes import VERBS
 
 
 class UnixHTTPConnection(http.client.HTTPConnection):
@@ -79,7 +65,8 @@ def _json_argument(text: str) -> Any:
 
 def build_request(verb: str, arguments: list[str]) -> tuple[str, str, Any]:
     """The method, path and body of ``verb`` with its command-line arguments."""
-    method, path, kind, _ = VERBS[verb]
+    route = VERBS[verb]
+    method, path, kind = route.method, route.path, route.takes
     count = {"": 0, "json": 1, "id": 1, "scenario": 1, "seconds": 1, "status": (1, 2)}[kind]
     allowed = count if isinstance(count, tuple) else (count, count)
     if not allowed[0] <= len(arguments) <= allowed[1]:
@@ -87,7 +74,7 @@ def build_request(verb: str, arguments: list[str]) -> tuple[str, str, Any]:
     if kind == "json":
         return method, path, _json_argument(arguments[0])
     if kind == "id":
-        return method, path.format(arguments[0]), None
+        return method, path.replace("{id}", arguments[0]), None
     if kind == "scenario":
         text = arguments[0]
         value = _json_argument(text) if text.startswith(("[", "{")) else text
@@ -109,7 +96,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="unix:PATH|tcp:HOST:PORT",
         help="where fakeqemu serve --control listens",
     )
-    verbs = "; ".join(f"{verb}: {text}" for verb, (_, _, _, text) in VERBS.items())
+    verbs = "; ".join(f"{verb}: {route.help}" for verb, route in VERBS.items())
     parser.add_argument("verb", choices=list(VERBS), metavar="VERB", help=verbs)
     parser.add_argument("arguments", nargs="*", metavar="ARGUMENT")
 

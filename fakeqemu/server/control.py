@@ -21,6 +21,7 @@ from fakeqemu.fake.journal import Journal
 from fakeqemu.fake.qemu import FakeQemu
 from fakeqemu.model.fault_spec import FaultError
 from fakeqemu.server.control_http import HttpError, Request, Response, Router
+from fakeqemu.server.control_routes import ROUTES
 from fakeqemu.server.thread import advance_clock
 
 #: Statuses a migration does not leave by itself.
@@ -48,21 +49,8 @@ class ControlApi:
         self._status_changed = trio.Event()
         fake.vm.status_observers.append(self._on_status)
         self.router = Router()
-        for method, path, handler in (
-            ("GET", "/health", self.health),
-            ("GET", "/journal", self.get_journal),
-            ("DELETE", "/journal", self.clear_journal),
-            ("GET", "/migration", self.migration),
-            ("POST", "/faults", self.add_fault),
-            ("GET", "/faults", self.list_faults),
-            ("DELETE", "/faults", self.clear_faults),
-            ("DELETE", "/faults/{id}", self.remove_fault),
-            ("PUT", "/scenario", self.set_scenario),
-            ("POST", "/clock/advance", self.advance),
-            ("POST", "/wait", self.wait),
-            ("POST", "/reset", self.reset),
-        ):
-            self.router.add(method, path, handler)
+        for route in ROUTES:
+            self.router.add(route.method, route.path, getattr(self, route.handler))
 
     def _on_status(self, status: str) -> None:
         self._status_changed.set()
@@ -74,23 +62,23 @@ class ControlApi:
 
     # -- endpoints ----------------------------------------------------------------------
 
-    async def health(self, request: Request) -> Response:
+    async def on_health(self, request: Request) -> Response:
         config = self.fake.config
         body = {"status": "ok", "profile": config.profile, "shape": config.shape}
         body |= {"role": self.role, "clock": "virtual" if self.clock is not None else "real"}
         return Response(200, body)
 
-    async def get_journal(self, request: Request) -> Response:
+    async def on_journal(self, request: Request) -> Response:
         calls = [call.to_json() for call in self.journal]
         faults = [record.to_json() for record in self.journal.faults]
         return Response(200, {"calls": calls, "faults": faults})
 
-    async def clear_journal(self, request: Request) -> Response:
+    async def on_clear_journal(self, request: Request) -> Response:
         cleared = len(self.journal)
         self.journal.clear()
         return Response(200, {"cleared": cleared})
 
-    async def migration(self, request: Request) -> Response:
+    async def on_migration(self, request: Request) -> Response:
         vm = self.fake.vm
         view: dict[str, Any] = {"status": vm.migration_status}
         outgoing = vm.outgoing
@@ -110,29 +98,29 @@ class ControlApi:
         view["scenario"] = None if scenario is None else scenario.name
         return Response(200, {"query-migrate": vm.migration_info(), "model": view})
 
-    async def add_fault(self, request: Request) -> Response:
+    async def on_add_fault(self, request: Request) -> Response:
         try:
             fault_id = self.fake.add_fault(request.json())
         except FaultError as error:
             raise HttpError(400, str(error)) from None
         return Response(201, {"id": fault_id})
 
-    async def list_faults(self, request: Request) -> Response:
+    async def on_faults(self, request: Request) -> Response:
         return Response(200, self.fake.faults.listing())
 
-    async def clear_faults(self, request: Request) -> Response:
+    async def on_clear_faults(self, request: Request) -> Response:
         removed = len(self.fake.faults.faults)
         self.fake.faults.clear()
         return Response(200, {"removed": removed})
 
-    async def remove_fault(self, request: Request) -> Response:
+    async def on_remove_fault(self, request: Request) -> Response:
         try:
             self.fake.faults.remove(request.params["id"])
         except KeyError as error:
             raise HttpError(404, str(error.args[0])) from None
         return Response(200, {"removed": request.params["id"]})
 
-    async def set_scenario(self, request: Request) -> Response:
+    async def on_scenario(self, request: Request) -> Response:
         body = request.json()
         if isinstance(body, dict) and set(body) == {"scenario"}:
             body = body["scenario"]
@@ -143,7 +131,7 @@ class ControlApi:
         scenario = self.fake.vm.scenario
         return Response(200, {"scenario": None if scenario is None else scenario.describe()})
 
-    async def advance(self, request: Request) -> Response:
+    async def on_advance(self, request: Request) -> Response:
         if self.clock is None:
             raise HttpError(
                 409,
@@ -160,7 +148,7 @@ class ControlApi:
         await advance_clock(self.clock, float(seconds))
         return Response(200, {"advanced": seconds, "status": self.fake.vm.migration_status})
 
-    async def wait(self, request: Request) -> Response:
+    async def on_wait(self, request: Request) -> Response:
         body = request.json()
         wanted = body.get("status") if isinstance(body, dict) else None
         wanted = [wanted] if isinstance(wanted, str) else wanted
@@ -210,7 +198,7 @@ class ControlApi:
                 timer.cancel()
         return None
 
-    async def reset(self, request: Request) -> Response:
+    async def on_reset(self, request: Request) -> Response:
         try:
             self.fake.reset()
         except FakeQemuError as error:
