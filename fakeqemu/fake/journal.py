@@ -15,6 +15,7 @@ theirs: a lock guards the list.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import threading
 from collections.abc import Callable, Iterator, Mapping
@@ -55,12 +56,7 @@ class Call:
 
     def to_json(self) -> dict[str, Any]:
         """The call as the control API's ``GET /journal`` shows it."""
-        return {
-            "command": self.command,
-            "arguments": self.arguments,
-            "reply": self.reply,
-            "at": self.at,
-        }
+        return dataclasses.asdict(self)
 
     def describe(self) -> str:
         """``migrate {"uri": "tcp:..."} -> ok``, for failure messages."""

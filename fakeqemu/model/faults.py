@@ -13,6 +13,7 @@ woken through :attr:`FaultEngine.on_change`.  Every injection is a
 from __future__ import annotations
 
 import collections
+import dataclasses
 import itertools
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -52,13 +53,7 @@ class FaultRecord:
     command: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "kind": self.kind,
-            "at": self.at,
-            "detail": self.detail,
-            "command": self.command,
-        }
+        return dataclasses.asdict(self)
 
 
 class Fault:

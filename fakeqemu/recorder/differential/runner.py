@@ -11,6 +11,7 @@ causes are recorded with it and not with whatever comes next.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import select
 import socket
@@ -155,13 +156,7 @@ class Record:
     later: dict[str, list[str]] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "side": self.side,
-            "request": self.request,
-            "lines": self.lines,
-            "volatile": self.volatile,
-            "later": self.later,
-        }
+        return dataclasses.asdict(self)
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Record:
