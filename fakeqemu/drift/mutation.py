@@ -29,6 +29,8 @@ KINDS = ("drop", "add", "enum", "type", "order", "release", "shape")
 LOCAL_KINDS = ("drop", "add", "type", "order")
 #: What ``type:`` makes of an integer.
 TYPE_VALUES = ("float", "uint64")
+#: How reports say what ``type:...=uint64`` does.
+UINT64_TEXT = "above 2^63"
 #: The member ``add:`` puts in (``x-`` marks an experimental member in QAPI).
 ADDED_MEMBER = "x-drift"
 #: The value ``enum:`` uses for a value no release has.

@@ -12,7 +12,8 @@ Installed with fakeqemu (entry point ``pytest11: fakeqemu``).  Fixtures:
 Configure them with ``@pytest.mark.fakeqemu(profile="10.0", shape="new",
 role="destination", ...)``.  ``--fakeqemu-matrix`` (or ``matrix=True``) runs each
 test once per profile and shape, with ids like ``[11.1-new]``, and ends with a
-table of the combinations that passed.
+table of the combinations that passed.  ``--fakeqemu-drift`` reruns it once per
+schema-drift mutation (:mod:`fakeqemu.testing.drift_plugin`).
 
 Heavy imports wait until a fixture runs: pytest loads this module in every
 session of an environment where fakeqemu is installed.
@@ -29,6 +30,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import pytest
 
 from fakeqemu.fake.options import CONFIG_OPTIONS, FIXTURE_OPTIONS, OPTIONS, SPEED, Option, signature
+from fakeqemu.testing import drift_plugin
 from fakeqemu.vocabulary import DEFAULT_PROFILE, DEFAULT_SHAPE, PROFILE_NAMES, SHAPES
 
 __all__ = [
@@ -36,6 +38,7 @@ __all__ = [
     "MarkerError",
     "fakeqemu",
     "fakeqemu_combination",
+    "fakeqemu_drift_hooks",
     "fakeqemu_hooks",
     "fakeqemu_pair",
     "fakeqemu_settings",
@@ -88,10 +91,13 @@ class Combination:
 
     profile: str = DEFAULT_PROFILE
     shape: str = DEFAULT_SHAPE
+    #: ``--fakeqemu-drift``: the mutation (or pair) this run is under; "" the plain run.
+    drift: str = ""
 
     @property
     def id(self) -> str:
-        return f"{self.profile}-{self.shape}"
+        plain = f"{self.profile}-{self.shape}"
+        return f"{plain}-{self.drift}" if self.drift else plain
 
 
 class MarkerError(ValueError):
@@ -107,11 +113,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="run each test that uses a fakeqemu fixture once per QEMU profile and "
         "query-migrate shape, and print which combinations passed",
     )
+    drift_plugin.add_options(group)
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", MARKER_HELP)
     config.pluginmanager.register(MatrixTable(), "fakeqemu-matrix-table")
+    if config.getoption("fakeqemu_drift", None) is not None:
+        drift_plugin.check_selection(config)
+        plugin = drift_plugin.DriftPlugin(config)
+        config.pluginmanager.register(plugin, drift_plugin.PLUGIN_NAME)
 
 
 def marker_keywords(node: pytest.Item | pytest.Function | Any) -> dict[str, Any]:
@@ -170,7 +181,13 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     keywords = marker_keywords(node)
     matrix = bool(metafunc.config.getoption("fakeqemu_matrix") or keywords.get("matrix"))
     cells = combinations(node.nodeid, keywords, matrix)
-    if not matrix and len(cells) == 1:
+    if metafunc.config.getoption("fakeqemu_drift") is not None:
+        cells = [
+            Combination(cell.profile, cell.shape, drift)
+            for cell in cells
+            for drift in ("", *drift_plugin.selected(metafunc.config, cell.profile, cell.shape))
+        ]
+    elif not matrix and len(cells) == 1:
         return  # one combination: the fixture reads it from the marker, the id stays plain
     metafunc.parametrize(COMBINATION, cells, ids=[cell.id for cell in cells])
 
@@ -209,24 +226,39 @@ def fakeqemu_hooks() -> list[FakeHook]:
 
 
 @pytest.fixture
+def fakeqemu_drift_hooks(
+    request: pytest.FixtureRequest,
+    fakeqemu_combination: Combination,
+    fakeqemu_hooks: list[FakeHook],
+) -> list[FakeHook]:
+    """``fakeqemu_hooks`` and, under ``--fakeqemu-drift``, the hook of this run's mutation."""
+    plugin = request.config.pluginmanager.get_plugin(drift_plugin.PLUGIN_NAME)
+    if plugin is None:
+        return fakeqemu_hooks
+    plain = Combination(fakeqemu_combination.profile, fakeqemu_combination.shape).id
+    drift = plugin.hooks_for(request.node, plain, fakeqemu_combination.drift)
+    return [*fakeqemu_hooks, *drift]
+
+
+@pytest.fixture
 def fakeqemu_threaded(
-    fakeqemu_settings: FakeSettings, fakeqemu_hooks: list[FakeHook]
+    fakeqemu_settings: FakeSettings, fakeqemu_drift_hooks: list[FakeHook]
 ) -> Iterator[ThreadedFakeQemu]:
     """A fake QEMU on a background thread, for plain and asyncio tests."""
     from fakeqemu.testing.threaded import threaded_fakes
 
-    with threaded_fakes(fakeqemu_settings, fakeqemu_hooks) as group:
+    with threaded_fakes(fakeqemu_settings, fakeqemu_drift_hooks) as group:
         yield group.start(fakeqemu_settings.role)
 
 
 @pytest.fixture
 def fakeqemu_pair(
-    fakeqemu_settings: FakeSettings, fakeqemu_hooks: list[FakeHook]
+    fakeqemu_settings: FakeSettings, fakeqemu_drift_hooks: list[FakeHook]
 ) -> Iterator[FakeQemuPair]:
     """A source and a ``--incoming defer`` destination on one background clock."""
     from fakeqemu.testing.threaded import FakeQemuPair, threaded_fakes
 
-    with threaded_fakes(fakeqemu_settings, fakeqemu_hooks) as group:
+    with threaded_fakes(fakeqemu_settings, fakeqemu_drift_hooks) as group:
         yield FakeQemuPair(group.start("source"), group.start("destination"))
 
 
@@ -265,21 +297,21 @@ async def _trio_fakes(
 
 @_trio_fixture
 async def fakeqemu(
-    fakeqemu_settings: FakeSettings, fakeqemu_hooks: list[FakeHook]
+    fakeqemu_settings: FakeSettings, fakeqemu_drift_hooks: list[FakeHook]
 ) -> AsyncIterator[TrioFakeQemuHandle]:
     """A fake QEMU served in this trio test's nursery, on the test's clock."""
-    async with _trio_fakes(fakeqemu_settings, fakeqemu_hooks) as group:
+    async with _trio_fakes(fakeqemu_settings, fakeqemu_drift_hooks) as group:
         yield await group.start(fakeqemu_settings.role)
 
 
 @_trio_fixture
 async def fakeqemu_trio_pair(
-    fakeqemu_settings: FakeSettings, fakeqemu_hooks: list[FakeHook]
+    fakeqemu_settings: FakeSettings, fakeqemu_drift_hooks: list[FakeHook]
 ) -> AsyncIterator[TrioFakeQemuPair]:
     """A source and a ``--incoming defer`` destination in this trio test's nursery."""
     from fakeqemu.testing.handles import TrioFakeQemuPair
 
-    async with _trio_fakes(fakeqemu_settings, fakeqemu_hooks) as group:
+    async with _trio_fakes(fakeqemu_settings, fakeqemu_drift_hooks) as group:
         source = await group.start("source")
         yield TrioFakeQemuPair(source, await group.start("destination"))
 
@@ -293,7 +325,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         callspec = getattr(item, "callspec", None)
         combination = None if callspec is None else callspec.params.get(COMBINATION)
-        if isinstance(combination, Combination):
+        if isinstance(combination, Combination) and not combination.drift:
             # Reports carry user_properties, also from xdist workers to the controller.
             item.user_properties.append((COMBINATION, combination.id))
 

@@ -1,0 +1,183 @@
+"""``pytest --fakeqemu-drift``: rerun each fakeqemu test once per schema-drift mutation.
+
+Part of the fakeqemu plugin (:mod:`fakeqemu.testing.pytest_plugin` adds the options
+and registers :class:`DriftPlugin`).  Each combination a test runs against becomes
+the plain run (``[11.1-new]``) followed by one run per mutation of that profile and
+shape (``[11.1-new-drop:ram.dirty-sync-count]``), pairs too with
+``--fakeqemu-drift-pairs``.  The plain run records what the fakes sent; a mutation
+that would change none of it is not rerun but reported ``unexercised`` (the run
+would be message for message the plain one).  The report comes at the end
+(:mod:`fakeqemu.drift.report`), and as JSON with ``--fakeqemu-drift-report=FILE``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Generator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+if TYPE_CHECKING:
+    from fakeqemu.drift.mutation import Mutation
+    from fakeqemu.drift.report import DriftReport
+    from fakeqemu.testing.drift_run import DriftRun, Traced
+    from fakeqemu.testing.handles import FakeHook
+
+#: The name the plugin object is registered under.
+PLUGIN_NAME = "fakeqemu-drift"
+#: ``--fakeqemu-drift`` without a value: every mutation.
+ALL = "all"
+
+
+def add_options(group: Any) -> None:
+    group.addoption(
+        "--fakeqemu-drift",
+        nargs="?",
+        const=ALL,
+        default=None,
+        metavar="ID,ID",
+        help="rerun each test that uses a fakeqemu fixture once per schema-drift mutation "
+        "(derived from the contracts; or only the mutations named) and report which "
+        "ones the tool survives",
+    )
+    group.addoption(
+        "--fakeqemu-drift-pairs",
+        action="store_true",
+        default=False,
+        help="with --fakeqemu-drift: also run pairs of mutations, covering every member",
+    )
+    group.addoption(
+        "--fakeqemu-drift-report",
+        default=None,
+        metavar="FILE",
+        help="with --fakeqemu-drift: write the compatibility report to FILE as JSON",
+    )
+
+
+def selected(config: pytest.Config, profile: str, shape: str) -> list[str]:
+    """The mutations (and pairs) one combination runs under, as ids."""
+    from fakeqemu.drift.catalog import mutations_for, pairs_for
+    from fakeqemu.drift.mutation import join
+
+    singles = mutations_for(profile, shape)
+    drifts = [mutation.id for mutation in singles]
+    if config.getoption("fakeqemu_drift_pairs"):
+        drifts += [join(pair) for pair in pairs_for(singles)]
+    wanted = config.getoption("fakeqemu_drift")
+    if wanted == ALL:
+        return drifts
+    names = [name.strip() for name in wanted.split(",") if name.strip()]
+    return [name for name in names if name in drifts or _pair_of_known(name, singles)]
+
+
+def _pair_of_known(name: str, singles: Sequence[Mutation]) -> bool:
+    parts = name.split("+")
+    return len(parts) > 1 and all(part in {m.id for m in singles} for part in parts)
+
+
+def check_selection(config: pytest.Config) -> None:
+    """``--fakeqemu-drift=ID,...``: every id is one some profile and shape has."""
+    from fakeqemu.drift.catalog import known_ids
+    from fakeqemu.vocabulary import PROFILE_NAMES, SHAPES
+
+    wanted = config.getoption("fakeqemu_drift")
+    if wanted in (None, ALL):
+        return
+    known = set().union(*(known_ids(p, s) for p in PROFILE_NAMES for s in SHAPES))
+    unknown = [
+        name.strip()
+        for name in wanted.split(",")
+        if name.strip() and not set(name.strip().split("+")) <= known
+    ]
+    if unknown:
+        raise pytest.UsageError(
+            f"--fakeqemu-drift: unknown mutation(s) {', '.join(unknown)}; "
+            "ids look like drop:ram.dirty-sync-count, enum:status=failing, release:11.1->7.2"
+        )
+
+
+@dataclass
+class _Running:
+    run: DriftRun
+    drift: str
+    test: str
+    plain_key: str
+    failure: str | None = None
+    failed: bool = False
+
+
+class DriftPlugin:
+    """Decides which runs to make, collects their outcomes, prints the report."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        from fakeqemu.drift.report import DriftReport
+
+        self.config = config
+        self.report: DriftReport = DriftReport()
+        #: What the plain run of a test (key: its node id) saw the fakes send.
+        self.traces: dict[str, list[Traced]] = {}
+        self._running: dict[str, _Running] = {}
+
+    def hooks_for(self, item: pytest.Item, plain_id: str, drift: str) -> list[FakeHook]:
+        """The hooks of one run: record (the plain run) or mutate (the others)."""
+        from fakeqemu.drift.mutation import parse_drift
+        from fakeqemu.drift.report import Result
+        from fakeqemu.drift.transform import exercised_by
+        from fakeqemu.testing.drift_run import DriftRun
+
+        plain_key = item.nodeid.replace(f"{plain_id}-{drift}", plain_id) if drift else item.nodeid
+        if not drift:
+            run = DriftRun(record=True)
+        else:
+            mutations = parse_drift(drift)
+            trace = self.traces.get(plain_key)
+            if trace is not None:
+                profile, _, shape = plain_id.rpartition("-")
+                if not exercised_by(mutations, trace, profile=profile, shape=shape):
+                    self.report.add(Result(drift, item.nodeid, failed=False))
+                    pytest.skip(f"unexercised: {drift} changes nothing this test received")
+            run = DriftRun(mutations)
+        self._running[item.nodeid] = _Running(run, drift, item.nodeid, plain_key)
+        return [run.attach]
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(
+        self, item: pytest.Item, call: pytest.CallInfo[None]
+    ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+        report = yield
+        running = self._running.get(item.nodeid)
+        if running is None:
+            return report
+        if report.failed and not running.failed:
+            running.failed = True
+            excinfo = call.excinfo
+            text = excinfo.exconly() if excinfo is not None else str(report.longrepr)
+            running.failure = (text.strip().splitlines() or [""])[0]
+        if call.when == "teardown":
+            self._finish(self._running.pop(item.nodeid))
+        return report
+
+    def _finish(self, running: _Running) -> None:
+        from fakeqemu.drift.report import Result
+
+        run = running.run
+        if not running.drift:
+            self.traces[running.plain_key] = run.trace
+            return
+        self.report.fake_errors += [f"{running.test}: {error}" for error in run.violations()]
+        where = frozenset(place for places in run.exercised.values() for place in places)
+        self.report.add(Result(running.drift, running.test, running.failed, where, running.failure))
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if not self.report.results:
+            return
+        terminalreporter.write_sep("=", "fakeqemu drift")
+        for line in self.report.lines():
+            terminalreporter.write_line(line)
+        target = self.config.getoption("fakeqemu_drift_report")
+        if target:
+            Path(target).write_text(json.dumps(self.report.as_json(), indent=2) + "\n")
+            terminalreporter.write_line(f"drift report written to {target}")
