@@ -32,11 +32,11 @@ class Monitor:
     """One QMP connection, negotiated; events are skipped."""
 
     def __init__(self, address: str | tuple[str, int]) -> None:
-        family = socket.AF_UNIX if isinstance(address, str) else socket.AF_INET
-        self._socket = socket.create_connection(address) if family != socket.AF_UNIX else None
-        if self._socket is None:
+        if isinstance(address, str):
             self._socket = socket.socket(socket.AF_UNIX)
             self._socket.connect(address)
+        else:
+            self._socket = socket.create_connection(address)
         self._socket.settimeout(10)
         self._file = self._socket.makefile("rwb")
         self._file.readline()  # the greeting
@@ -62,7 +62,7 @@ class Monitor:
 
 
 def describe(info: dict[str, Any]) -> str:
-    status = info.get("status", "none")
+    status = str(info.get("status", "none"))
     if "ram" not in info:
         return status
     ram = info["ram"]

@@ -61,13 +61,23 @@ def query_migrate(address: str | tuple[str, int]) -> dict[str, Any]:
         return info
 
 
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
 def migrate(pair: FakeQemuPair) -> None:
-    """Listen on the destination, migrate the source to it, wait until both completed."""
+    """Listen on the destination, migrate the source to it, wait until both completed.
+
+    The port is chosen here, not read from ``socket-address``: the drift tests' own
+    harness must depend on no member, or every consumer would break with it.
+    """
+    uri = f"tcp:127.0.0.1:{free_port()}"
     with connected(pair.destination.address) as destination:
-        destination.execute("migrate-incoming", uri="tcp:127.0.0.1:0")
-        port = destination.execute("query-migrate")["socket-address"][0]["port"]
+        destination.execute("migrate-incoming", uri=uri)
     with connected(pair.source.address) as source:
-        source.execute("migrate", uri=f"tcp:127.0.0.1:{port}")
-        source.execute("query-migrate")
+        source.execute("migrate", uri=uri)
     pair.destination.wait_for_migration("completed")
     pair.source.wait_for_migration("completed")
