@@ -56,9 +56,10 @@ def test_drift_names_exactly_the_mutation_the_bug_needs(pytester: pytest.Pyteste
         [
             "*= fakeqemu drift =*",
             "* mutations: 1 broke, * survived, * unexercised",
-            "broke       drop:ram.dirty-sync-count  (source active, source completed)",
+            # Whether the watcher polls while the migration is active depends on timing.
+            "broke       drop:ram.dirty-sync-count  (*source completed)",
             "the tool:",
-            "  breaks if `ram.dirty-sync-count` is absent on an active source or a completed *",
+            "  breaks if `ram.dirty-sync-count` is absent on *a completed source",
             "  tolerates unknown members *",
         ]
     )
