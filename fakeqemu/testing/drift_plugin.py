@@ -6,7 +6,9 @@ the plain run (``[11.1-new]``) followed by one run per mutation of that profile 
 shape (``[11.1-new-drop:ram.dirty-sync-count]``), pairs too with
 ``--fakeqemu-drift-pairs``.  The plain run records what the fakes sent; a mutation
 that would change none of it is not rerun but reported ``unexercised`` (the run
-would be message for message the plain one).  The report comes at the end
+would be message for message the plain one).  Local mutations of different members
+also run together first, in groups split in halves only where something broke
+(:mod:`fakeqemu.drift.groups`): ids like ``[11.1-new-group:2.01]``.  The report comes at the end
 (:mod:`fakeqemu.drift.report`), and as JSON with ``--fakeqemu-drift-report=FILE``.
 """
 
@@ -21,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
+    from fakeqemu.drift.groups import Group
     from fakeqemu.drift.mutation import Mutation
     from fakeqemu.drift.report import DriftReport
     from fakeqemu.testing.drift_run import DriftRun, Traced
@@ -58,19 +61,10 @@ def add_options(group: Any) -> None:
 
 
 def selected(config: pytest.Config, profile: str, shape: str) -> list[str]:
-    """The mutations (and pairs) one combination runs under, as ids."""
-    from fakeqemu.drift.catalog import mutations_for, pairs_for
-    from fakeqemu.drift.mutation import join
-
-    singles = mutations_for(profile, shape)
-    drifts = [mutation.id for mutation in singles]
-    if config.getoption("fakeqemu_drift_pairs"):
-        drifts += [join(pair) for pair in pairs_for(singles)]
-    wanted = config.getoption("fakeqemu_drift")
-    if wanted == ALL:
-        return drifts
-    names = [name.strip() for name in wanted.split(",") if name.strip()]
-    return [name for name in names if name in drifts or _pair_of_known(name, singles)]
+    """The runs one combination makes: its groups, then its mutations (and pairs)."""
+    plugin = config.pluginmanager.get_plugin(PLUGIN_NAME)
+    assert isinstance(plugin, DriftPlugin)
+    return [*plugin.trees(profile, shape), *plugin.drifts(profile, shape)]
 
 
 def _pair_of_known(name: str, singles: Sequence[Mutation]) -> bool:
@@ -110,7 +104,11 @@ class _Running:
 
 
 class DriftPlugin:
-    """Decides which runs to make, collects their outcomes, prints the report."""
+    """Decides which runs to make, collects their outcomes, prints the report.
+
+    Runs of one test share its plain run's key (its node id): what the plain run
+    recorded, and how each of its group runs went.
+    """
 
     def __init__(self, config: pytest.Config) -> None:
         from fakeqemu.drift.report import DriftReport
@@ -120,25 +118,107 @@ class DriftPlugin:
         #: What the plain run of a test (key: its node id) saw the fakes send.
         self.traces: dict[str, list[Traced]] = {}
         self._running: dict[str, _Running] = {}
+        self._trees: dict[tuple[str, str], dict[str, Group]] = {}
+        #: (plain key, group id) -> passed, failed, or idle (fewer than two to run).
+        self.group_states: dict[tuple[str, str], str] = {}
+        self._group_exercised: dict[tuple[str, str], dict[Mutation, set[str]]] = {}
+        self._reaches: dict[tuple[str, Mutation], bool] = {}
+
+    def drifts(self, profile: str, shape: str) -> list[str]:
+        """The mutations (and pairs) one combination runs under, as ids."""
+        from fakeqemu.drift.catalog import mutations_for, pairs_for
+        from fakeqemu.drift.mutation import join
+
+        singles = mutations_for(profile, shape)
+        drifts = [mutation.id for mutation in singles]
+        if self.config.getoption("fakeqemu_drift_pairs"):
+            drifts += [join(pair) for pair in pairs_for(singles)]
+        wanted = self.config.getoption("fakeqemu_drift")
+        if wanted == ALL:
+            return drifts
+        names = [name.strip() for name in wanted.split(",") if name.strip()]
+        return [name for name in names if name in drifts or _pair_of_known(name, singles)]
+
+    def trees(self, profile: str, shape: str) -> dict[str, Group]:
+        """The group runs of one combination, by id, parents first."""
+        from fakeqemu.drift.groups import group_tree
+        from fakeqemu.drift.mutation import Mutation
+
+        found = self._trees.get((profile, shape))
+        if found is None:
+            singles = [Mutation.parse(d) for d in self.drifts(profile, shape) if "+" not in d]
+            found = {group.id: group for group in group_tree(singles)}
+            self._trees[(profile, shape)] = found
+        return found
+
+    def _reaching(
+        self, key: str, trace: list[Traced] | None, plain_id: str, mutation: Mutation
+    ) -> bool:
+        """Whether ``mutation`` changes something the plain run of ``key`` received."""
+        from fakeqemu.drift.transform import exercised_by
+
+        if trace is None:
+            return True
+        found = self._reaches.get((key, mutation))
+        if found is None:
+            profile, _, shape = plain_id.rpartition("-")
+            found = bool(exercised_by([mutation], trace, profile=profile, shape=shape))
+            self._reaches[(key, mutation)] = found
+        return found
+
+    def _group_hooks(self, plain_id: str, plain_key: str, drift: str) -> DriftRun:
+        from fakeqemu.testing.drift_run import DriftRun
+
+        profile, _, shape = plain_id.rpartition("-")
+        group = self.trees(profile, shape)[drift]
+        parent = None if group.parent is None else self.group_states.get((plain_key, group.parent))
+        if parent in ("passed", "idle"):
+            self.group_states[(plain_key, drift)] = parent
+            pytest.skip(f"not needed: {group.parent} {parent}")
+        trace = self.traces.get(plain_key)
+        members = [m for m in group.members if self._reaching(plain_key, trace, plain_id, m)]
+        if len(members) < 2:
+            self.group_states[(plain_key, drift)] = "idle"
+            pytest.skip(f"{drift}: fewer than two of its mutations reach this test")
+        return DriftRun(members)
+
+    def _covered(self, plain_key: str, plain_id: str, mutation: Mutation) -> frozenset[str] | None:
+        """Where ``mutation`` changed messages in the smallest group run that survived it
+        (None: no group run decided it, run it alone)."""
+        from fakeqemu.drift.groups import containing
+
+        profile, _, shape = plain_id.rpartition("-")
+        for group in containing(list(self.trees(profile, shape).values()), mutation):
+            state = self.group_states.get((plain_key, group.id))
+            if state == "failed":
+                return None
+            exercised = self._group_exercised.get((plain_key, group.id))
+            if state == "passed" and exercised is not None:  # else: a larger group ran it
+                return frozenset(exercised.get(mutation, set()))
+        return None
 
     def hooks_for(self, item: pytest.Item, plain_id: str, drift: str) -> list[FakeHook]:
         """The hooks of one run: record (the plain run) or mutate (the others)."""
+        from fakeqemu.drift.groups import is_group
         from fakeqemu.drift.mutation import parse_drift
         from fakeqemu.drift.report import Result
-        from fakeqemu.drift.transform import exercised_by
         from fakeqemu.testing.drift_run import DriftRun
 
         plain_key = item.nodeid.replace(f"{plain_id}-{drift}", plain_id) if drift else item.nodeid
         if not drift:
             run = DriftRun(record=True)
+        elif is_group(drift):
+            run = self._group_hooks(plain_id, plain_key, drift)
         else:
             mutations = parse_drift(drift)
             trace = self.traces.get(plain_key)
-            if trace is not None:
-                profile, _, shape = plain_id.rpartition("-")
-                if not exercised_by(mutations, trace, profile=profile, shape=shape):
-                    self.report.add(Result(drift, item.nodeid, failed=False))
-                    pytest.skip(f"unexercised: {drift} changes nothing this test received")
+            if not all(self._reaching(plain_key, trace, plain_id, m) for m in mutations):
+                self.report.add(Result(drift, item.nodeid, failed=False))
+                pytest.skip(f"unexercised: {drift} changes nothing this test received")
+            covered = None if len(mutations) > 1 else self._covered(plain_key, plain_id, *mutations)
+            if covered is not None:
+                self.report.add(Result(drift, item.nodeid, failed=False, where=covered))
+                pytest.skip(f"survived with the other mutations of its group: {drift}")
             run = DriftRun(mutations)
         self._running[item.nodeid] = _Running(run, drift, item.nodeid, plain_key)
         return [run.attach]
@@ -156,6 +236,11 @@ class DriftPlugin:
             excinfo = call.excinfo
             text = excinfo.exconly() if excinfo is not None else str(report.longrepr)
             running.failure = (text.strip().splitlines() or [""])[0]
+            if call.when == "call" and running.drift.startswith("group:"):
+                # Not a verdict: the group's halves and mutations run next and say which.
+                report.outcome = "skipped"
+                reason = f"Skipped: {running.drift} broke ({running.failure}); its halves run next"
+                report.longrepr = (str(item.path), item.location[1] or 0, reason)
         if call.when == "teardown":
             self._finish(self._running.pop(item.nodeid))
         return report
@@ -166,6 +251,12 @@ class DriftPlugin:
         run = running.run
         if not running.drift:
             self.traces[running.plain_key] = run.trace
+            return
+        if running.drift.startswith("group:"):
+            key = (running.plain_key, running.drift)
+            self.group_states[key] = "failed" if running.failed else "passed"
+            self._group_exercised[key] = run.exercised
+            self.report.fake_errors += [f"{running.test}: {error}" for error in run.violations()]
             return
         self.report.fake_errors += [f"{running.test}: {error}" for error in run.violations()]
         where = frozenset(place for places in run.exercised.values() for place in places)
