@@ -123,6 +123,9 @@ class DriftPlugin:
         self.group_states: dict[tuple[str, str], str] = {}
         self._group_exercised: dict[tuple[str, str], dict[Mutation, set[str]]] = {}
         self._reaches: dict[tuple[str, Mutation], bool] = {}
+        self._planned: dict[str, list[Mutation]] = {}
+        #: Runs not made: unexercised, or vouched for by a group that survived.
+        self.runs_not_made = 0
 
     def drifts(self, profile: str, shape: str) -> list[str]:
         """The mutations (and pairs) one combination runs under, as ids."""
@@ -166,21 +169,19 @@ class DriftPlugin:
             self._reaches[(key, mutation)] = found
         return found
 
-    def _group_hooks(self, plain_id: str, plain_key: str, drift: str) -> DriftRun:
-        from fakeqemu.testing.drift_run import DriftRun
-
+    def _group_members(self, plain_id: str, plain_key: str, drift: str) -> list[Mutation] | str:
         profile, _, shape = plain_id.rpartition("-")
         group = self.trees(profile, shape)[drift]
         parent = None if group.parent is None else self.group_states.get((plain_key, group.parent))
         if parent in ("passed", "idle"):
             self.group_states[(plain_key, drift)] = parent
-            pytest.skip(f"not needed: {group.parent} {parent}")
+            return f"not needed: {group.parent} {parent}"
         trace = self.traces.get(plain_key)
         members = [m for m in group.members if self._reaching(plain_key, trace, plain_id, m)]
         if len(members) < 2:
             self.group_states[(plain_key, drift)] = "idle"
-            pytest.skip(f"{drift}: fewer than two of its mutations reach this test")
-        return DriftRun(members)
+            return f"{drift}: fewer than two of its mutations reach this test"
+        return members
 
     def _covered(self, plain_key: str, plain_id: str, mutation: Mutation) -> frozenset[str] | None:
         """Where ``mutation`` changed messages in the smallest group run that survived it
@@ -197,30 +198,68 @@ class DriftPlugin:
                 return frozenset(exercised.get(mutation, set()))
         return None
 
-    def hooks_for(self, item: pytest.Item, plain_id: str, drift: str) -> list[FakeHook]:
-        """The hooks of one run: record (the plain run) or mutate (the others)."""
+    def _plan(self, item: pytest.Item) -> tuple[str, str, str] | None:
+        """(plain combination id, plain run's key, drift) of one of the drift runs."""
+        from fakeqemu.testing.pytest_plugin import COMBINATION, Combination
+
+        callspec = getattr(item, "callspec", None)
+        case = None if callspec is None else callspec.params.get(COMBINATION)
+        if not isinstance(case, Combination):
+            return None
+        plain_id, drift = Combination(case.profile, case.shape).id, case.drift
+        plain_key = item.nodeid.replace(f"{plain_id}-{drift}", plain_id) if drift else item.nodeid
+        return plain_id, plain_key, drift
+
+    def _members(self, item: pytest.Item, plain_id: str, plain_key: str, drift: str) -> Any:
+        """The mutations a run applies, or why it need not be made (recorded here)."""
         from fakeqemu.drift.groups import is_group
         from fakeqemu.drift.mutation import parse_drift
         from fakeqemu.drift.report import Result
+
+        if not drift:
+            return []
+        if is_group(drift):
+            return self._group_members(plain_id, plain_key, drift)
+        mutations = parse_drift(drift)
+        trace = self.traces.get(plain_key)
+        if not all(self._reaching(plain_key, trace, plain_id, m) for m in mutations):
+            self.report.add(Result(drift, item.nodeid, failed=False))
+            return f"unexercised: {drift} changes nothing this test received"
+        covered = None if len(mutations) > 1 else self._covered(plain_key, plain_id, *mutations)
+        if covered is not None:
+            self.report.add(Result(drift, item.nodeid, failed=False, where=covered))
+            return f"survived with the other mutations of its group: {drift}"
+        return list(mutations)
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_protocol(
+        self, item: pytest.Item, nextitem: pytest.Item | None
+    ) -> bool | None:
+        """A run that need not be made is not made at all: no setup, no report (the
+        drift report accounts for it).  Thousands of them cost nothing this way."""
+        plan = self._plan(item)
+        if plan is None:
+            return None
+        decided = self._members(item, *plan)
+        if isinstance(decided, str):
+            self.runs_not_made += 1
+            return True
+        self._planned[item.nodeid] = decided
+        return None
+
+    def hooks_for(self, item: pytest.Item, plain_id: str, drift: str) -> list[FakeHook]:
+        """The hooks of one run: record (the plain run) or mutate (the others)."""
         from fakeqemu.testing.drift_run import DriftRun
 
-        plain_key = item.nodeid.replace(f"{plain_id}-{drift}", plain_id) if drift else item.nodeid
-        if not drift:
-            run = DriftRun(record=True)
-        elif is_group(drift):
-            run = self._group_hooks(plain_id, plain_key, drift)
-        else:
-            mutations = parse_drift(drift)
-            trace = self.traces.get(plain_key)
-            if not all(self._reaching(plain_key, trace, plain_id, m) for m in mutations):
-                self.report.add(Result(drift, item.nodeid, failed=False))
-                pytest.skip(f"unexercised: {drift} changes nothing this test received")
-            covered = None if len(mutations) > 1 else self._covered(plain_key, plain_id, *mutations)
-            if covered is not None:
-                self.report.add(Result(drift, item.nodeid, failed=False, where=covered))
-                pytest.skip(f"survived with the other mutations of its group: {drift}")
-            run = DriftRun(mutations)
-        self._running[item.nodeid] = _Running(run, drift, item.nodeid, plain_key)
+        plan = self._plan(item)
+        assert plan is not None
+        decided = self._planned.pop(item.nodeid, None)
+        if decided is None:
+            decided = self._members(item, *plan)
+        if isinstance(decided, str):
+            pytest.skip(decided)
+        run = DriftRun(decided) if drift else DriftRun(record=True)
+        self._running[item.nodeid] = _Running(run, drift, item.nodeid, plan[1])
         return [run.attach]
 
     @pytest.hookimpl(wrapper=True)
@@ -266,6 +305,8 @@ class DriftPlugin:
         if not self.report.results:
             return
         terminalreporter.write_sep("=", "fakeqemu drift")
+        made = "runs not made (unexercised, or survived in a group run)"
+        terminalreporter.write_line(f"{self.runs_not_made} {made}")
         for line in self.report.lines():
             terminalreporter.write_line(line)
         target = self.config.getoption("fakeqemu_drift_report")
