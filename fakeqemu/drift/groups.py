@@ -36,10 +36,14 @@ class Group:
 
 
 def pack(singles: Sequence[Mutation]) -> list[list[Mutation]]:
-    """The local mutations, greedily packed into groups of mutually compatible ones;
-    a mutation that fits with no other stays out (its own run covers it)."""
+    """The local mutations, greedily packed into groups of mutually compatible ones,
+    and the ``enum:`` values of each member, which take turns in one run (one reply
+    each); a mutation that fits with no other stays out (its own run covers it)."""
     groups: list[list[Mutation]] = []
+    enums: dict[str, list[Mutation]] = {}
     for mutation in singles:
+        if mutation.kind == "enum":
+            enums.setdefault(mutation.path, []).append(mutation)
         if not mutation.local:
             continue
         for group in groups:
@@ -48,7 +52,7 @@ def pack(singles: Sequence[Mutation]) -> list[list[Mutation]]:
                 break
         else:
             groups.append([mutation])
-    return [group for group in groups if len(group) > 1]
+    return [group for group in [*groups, *enums.values()] if len(group) > 1]
 
 
 def group_tree(singles: Sequence[Mutation]) -> list[Group]:

@@ -8,6 +8,7 @@ message), else the messages to send (an ``enum`` mutation may add an event).
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from typing import Any, Protocol
 
 from fakeqemu.drift.members import read_contract
@@ -139,11 +140,26 @@ class Transient:
     adds a state: its event comes on top of the others).  Once for each fake.
     """
 
-    def __init__(self, mutation: Mutation, sites: list[Path], values: list[str]) -> None:
+    def __init__(
+        self,
+        mutation: Mutation,
+        sites: list[Path],
+        values: list[str],
+        by_value: Sequence[Mutation] = (),
+    ) -> None:
         self.mutation = mutation
         self.sites = sites
         self.values = values
+        #: Several ``enum:`` mutations of one member run together: the i-th value is the
+        #: i-th one's, shown in the i-th reply (events: all before the first event).
+        self._by_value = list(by_value)
+        #: The mutations the last :meth:`apply` that changed something showed.
+        self.changed: list[Mutation] = []
         self._sent: dict[str, int] = {}
+
+    def _shown(self, indexes: Iterable[int]) -> None:
+        by_value = self._by_value
+        self.changed = [by_value[i] for i in indexes] if by_value else [self.mutation]
 
     def apply(self, target: str, message: Message) -> list[Message] | None:
         sent = self._sent.get(target, 0)
@@ -163,9 +179,11 @@ class Transient:
                 for parent in holders:
                     parent[site.leaf] = self.values[sent]
                 self._sent[target] = sent + 1
+                self._shown([sent])
                 return [message]
             extra = [_with(message, site, value) for value in self.values]
             self._sent[target] = len(self.values)
+            self._shown(range(len(self.values)))
             return [*extra, message]
         return None
 
@@ -188,8 +206,13 @@ def applier(mutation: Mutation, profile: str, shape: str) -> Applier:
     if mutation.kind == "order":
         return Reorder(mutation)
     if mutation.kind == "enum":
-        assert mutation.member is not None
-        assert mutation.value is not None
-        sites = enum_sites(profile, shape, mutation.member)
-        return Transient(mutation, sites, [mutation.value])
+        return enum_applier([mutation], profile, shape)
     raise ValueError(f"{mutation.id}: no message applier for {mutation.kind}")
+
+
+def enum_applier(mutations: Sequence[Mutation], profile: str, shape: str) -> Transient:
+    """``enum:`` mutations of one member, together: each value shown once, in turn."""
+    first = mutations[0]
+    assert first.member is not None
+    values = [str(mutation.value) for mutation in mutations]
+    return Transient(first, enum_sites(profile, shape, first.member), values, mutations)

@@ -19,7 +19,7 @@ from fakeqemu.contracts.diff import flatten_return, presence, role_rules
 from fakeqemu.contracts.store import documents
 from fakeqemu.contracts.validator import ContractSet
 from fakeqemu.drift.contract import mutated_contract
-from fakeqemu.drift.mutate import Applier, Message, applier
+from fakeqemu.drift.mutate import Applier, Message, applier, enum_applier
 from fakeqemu.drift.mutation import Mutation, join
 from fakeqemu.drift.paths import COMMAND, copy_message, root_of, target_of
 from fakeqemu.drift.release import Release
@@ -74,8 +74,11 @@ class Drift:
         self._on_change = on_change
         self._appliers: list[Applier] = []
         self._shape_changes: list[tuple[Mutation, frozenset[str]]] = []
+        enums: dict[str, list[Mutation]] = {}
         for mutation in self.mutations:
-            if mutation.kind == "shape":
+            if mutation.kind == "enum":
+                enums.setdefault(mutation.path, []).append(mutation)
+            elif mutation.kind == "shape":
                 before, after = mutation.ends
                 statuses = shape_statuses(profile, before, after, role)
                 self._shape_changes.append((mutation, statuses))
@@ -83,6 +86,8 @@ class Drift:
                 self._appliers.append(Release(mutation, shape, role))
             else:
                 self._appliers.append(applier(mutation, profile, shape))
+        # Values of one enumeration take turns in one applier, not overwrite each other.
+        self._appliers += [enum_applier(same, profile, shape) for same in enums.values()]
 
     @property
     def contract(self) -> ContractSet:
@@ -114,7 +119,8 @@ class Drift:
                     following.append(current)
                 else:
                     following += result
-                    self._changed(each.mutation, context)
+                    for changed in getattr(each, "changed", None) or [each.mutation]:
+                        self._changed(changed, context)
             messages = following
         return messages
 

@@ -121,7 +121,12 @@ class DriftPlugin:
         self._trees: dict[tuple[str, str], dict[str, Group]] = {}
         #: (plain key, group id) -> passed, failed, or idle (fewer than two to run).
         self.group_states: dict[tuple[str, str], str] = {}
-        self._group_exercised: dict[tuple[str, str], dict[Mutation, set[str]]] = {}
+        #: (plain key, group id) -> what a group run applied, and where each changed.
+        self._group_runs: dict[tuple[str, str], DriftRun] = {}
+        #: Test function -> mutations that broke one of its runs: its later combinations
+        #: leave them out of group runs (they would only make them break) and do not
+        #: rerun them alone (the report has the combination where they broke).
+        self.suspects: dict[str, set[Mutation]] = {}
         self._reaches: dict[tuple[str, Mutation], bool] = {}
         self._planned: dict[str, list[Mutation]] = {}
         #: Runs not made: unexercised, or vouched for by a group that survived.
@@ -177,7 +182,12 @@ class DriftPlugin:
             self.group_states[(plain_key, drift)] = parent
             return f"not needed: {group.parent} {parent}"
         trace = self.traces.get(plain_key)
-        members = [m for m in group.members if self._reaching(plain_key, trace, plain_id, m)]
+        suspects = self.suspects.get(_function(plain_key), set())
+        members = [
+            m
+            for m in group.members
+            if m not in suspects and self._reaching(plain_key, trace, plain_id, m)
+        ]
         if len(members) < 2:
             self.group_states[(plain_key, drift)] = "idle"
             return f"{drift}: fewer than two of its mutations reach this test"
@@ -190,12 +200,12 @@ class DriftPlugin:
 
         profile, _, shape = plain_id.rpartition("-")
         for group in containing(list(self.trees(profile, shape).values()), mutation):
-            state = self.group_states.get((plain_key, group.id))
-            if state == "failed":
+            run = self._group_runs.get((plain_key, group.id))
+            if run is None or mutation not in run.mutations:
+                continue  # not run, vouched for by a larger group, or ran without it
+            if self.group_states[(plain_key, group.id)] == "failed":
                 return None
-            exercised = self._group_exercised.get((plain_key, group.id))
-            if state == "passed" and exercised is not None:  # else: a larger group ran it
-                return frozenset(exercised.get(mutation, set()))
+            return frozenset(run.exercised.get(mutation, set()))
         return None
 
     def _plan(self, item: pytest.Item) -> tuple[str, str, str] | None:
@@ -225,6 +235,10 @@ class DriftPlugin:
         if not all(self._reaching(plain_key, trace, plain_id, m) for m in mutations):
             self.report.add(Result(drift, item.nodeid, failed=False))
             return f"unexercised: {drift} changes nothing this test received"
+        if len(mutations) == 1 and mutations[0] in self.suspects.get(_function(plain_key), ()):
+            # Its outcome is known (broke) and this test function's dependence on it is
+            # on record: its other combinations need not show it again.
+            return f"{drift} already broke this test in another combination"
         covered = None if len(mutations) > 1 else self._covered(plain_key, plain_id, *mutations)
         if covered is not None:
             self.report.add(Result(drift, item.nodeid, failed=False, where=covered))
@@ -294,18 +308,20 @@ class DriftPlugin:
         if running.drift.startswith("group:"):
             key = (running.plain_key, running.drift)
             self.group_states[key] = "failed" if running.failed else "passed"
-            self._group_exercised[key] = run.exercised
+            self._group_runs[key] = run
             self.report.fake_errors += [f"{running.test}: {error}" for error in run.violations()]
             return
         self.report.fake_errors += [f"{running.test}: {error}" for error in run.violations()]
         where = frozenset(place for places in run.exercised.values() for place in places)
         self.report.add(Result(running.drift, running.test, running.failed, where, running.failure))
+        if running.failed and where:
+            self.suspects.setdefault(_function(running.test), set()).update(run.mutations)
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if not self.report.results:
             return
         terminalreporter.write_sep("=", "fakeqemu drift")
-        made = "runs not made (unexercised, or survived in a group run)"
+        made = "runs not made (unexercised, survived in a group run, or broke already)"
         terminalreporter.write_line(f"{self.runs_not_made} {made}")
         for line in self.report.lines():
             terminalreporter.write_line(line)
@@ -313,3 +329,8 @@ class DriftPlugin:
         if target:
             Path(target).write_text(json.dumps(self.report.as_json(), indent=2) + "\n")
             terminalreporter.write_line(f"drift report written to {target}")
+
+
+def _function(nodeid: str) -> str:
+    """The test function a run belongs to (its node id without the parameters)."""
+    return nodeid.partition("[")[0]

@@ -81,3 +81,26 @@ def test_the_fix_the_example_shows_survives_every_mutation(pytester: pytest.Pyte
         "drop:ram": "survived",
     }
     result.assert_outcomes(passed=3)
+
+
+def test_pairs_add_runs_of_two_mutations_each(pytester: pytest.Pytester) -> None:
+    from fakeqemu.drift.catalog import mutations_for, pairs_for
+    from fakeqemu.drift.mutation import join
+
+    copy_example(pytester)
+    _, report = drift_report(pytester, "--fakeqemu-drift-pairs")
+    pairs = {join(pair) for pair in pairs_for(mutations_for("11.1", "new"))}
+    ran = {entry["id"] for entry in report["mutations"]}
+    assert pairs <= ran
+    # A pair with the buggy member breaks; every other pair and mutation survives or
+    # was not exercised.
+    assert broke(report) - pairs == {"drop:ram.dirty-sync-count"}
+    assert all("drop:ram.dirty-sync-count" in pair for pair in broke(report) & pairs)
+
+
+def test_k_selects_mutations_by_their_ids(pytester: pytest.Pytester) -> None:
+    copy_example(pytester)
+    result, report = drift_report(pytester, "-k", "dirty-sync-count and not type")
+    assert [entry["id"] for entry in report["mutations"]] == ["drop:ram.dirty-sync-count"]
+    assert broke(report) == {"drop:ram.dirty-sync-count"}
+    result.assert_outcomes(failed=1)

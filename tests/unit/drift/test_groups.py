@@ -17,12 +17,18 @@ def test_groups_hold_only_mutations_that_cannot_hide_each_other(profile: str, sh
     groups = pack(singles)
     for group in groups:
         assert len(group) > 1
-        assert all(compatible(a, b) for a in group for b in group if a != b)
+        if group[0].kind != "enum":
+            assert all(compatible(a, b) for a in group for b in group if a != b)
     grouped = [m for group in groups for m in group]
     assert len(grouped) == len(set(grouped))
     # Far fewer group runs than mutations: what makes a drift run affordable.
-    assert len(groups) * 10 < len(grouped)
-    assert all(m.local for m in grouped)
+    assert len(groups) * 8 < len(grouped)
+    # Local mutations of different members, or the values of one enumeration.
+    for group in groups:
+        kinds = {m.kind for m in group}
+        assert all(m.local for m in group) or (
+            kinds == {"enum"} and len({m.path for m in group}) == 1
+        )
 
 
 def test_the_tree_halves_each_group_down_to_pairs_parents_first() -> None:

@@ -121,6 +121,14 @@ def test_enum_values_appear_once_as_the_first_status_a_client_sees() -> None:
     assert statuses == ["failing", "completed", "failing", "completed"]  # once per fake
 
 
+def test_the_values_of_one_enumeration_take_turns_in_one_run() -> None:
+    drift = parse_drift("enum:status=failing+enum:status=x-drift")
+    sent, changed = replay(drift, "10.0", "old")
+    statuses = [m["return"]["status"] for name, _, m in sent if name == "query-migrate"]
+    assert statuses == ["failing", "x-drift", "failing", "x-drift"]  # two replies per fake
+    assert set(changed) == set(drift)
+
+
 def test_live_drift_on_two_fakes() -> None:
     run = DriftRun(parse_drift("drop:ram.dirty-sync-count+add:x-drift"))
     last = migrate_with("11.1", "new", run)
