@@ -227,17 +227,15 @@ def fakeqemu_hooks() -> list[FakeHook]:
 
 @pytest.fixture
 def fakeqemu_drift_hooks(
-    request: pytest.FixtureRequest,
-    fakeqemu_combination: Combination,
-    fakeqemu_hooks: list[FakeHook],
-) -> list[FakeHook]:
+    request: pytest.FixtureRequest, fakeqemu_hooks: list[FakeHook]
+) -> Iterator[list[FakeHook]]:
     """``fakeqemu_hooks`` and, under ``--fakeqemu-drift``, the hook of this run's mutation."""
     plugin = request.config.pluginmanager.get_plugin(drift_plugin.PLUGIN_NAME)
     if plugin is None:
-        return fakeqemu_hooks
-    plain = Combination(fakeqemu_combination.profile, fakeqemu_combination.shape).id
-    drift = plugin.hooks_for(request.node, plain, fakeqemu_combination.drift)
-    return [*fakeqemu_hooks, *drift]
+        yield fakeqemu_hooks
+        return
+    yield [*fakeqemu_hooks, *plugin.hooks_for(request.node)]
+    plugin.after_run(request.node)
 
 
 @pytest.fixture
