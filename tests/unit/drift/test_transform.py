@@ -23,7 +23,7 @@ from fakeqemu.testing.drift_run import DriftRun, Traced
 from fakeqemu.testing.settings import FakeSettings
 from fakeqemu.testing.threaded import FakeQemuPair, threaded_fakes
 from fakeqemu.vocabulary import PROFILE_NAMES, SHAPES
-from tests.support.drift_tools import migrate, query_migrate
+from tests.support.drift_tools import connected, free_port, query_migrate
 
 CONTRACTS = [(profile, shape) for profile in PROFILE_NAMES for shape in SHAPES]
 
@@ -33,7 +33,18 @@ def migrate_with(profile: str, shape: str, run: DriftRun) -> dict[str, dict[str,
     settings = FakeSettings.from_keywords(profile=profile, shape=shape, speed=50)
     with threaded_fakes(settings, [run.attach]) as group:
         pair = FakeQemuPair(group.start("source"), group.start("destination"))
-        migrate(pair)
+        # Clients that stay connected get the events (MIGRATION_PASS with `events` on).
+        uri = f"tcp:127.0.0.1:{free_port()}"
+        with (
+            connected(pair.source.address) as source,
+            connected(pair.destination.address) as destination,
+        ):
+            events = [{"capability": "events", "state": True}]
+            source.execute("migrate-set-capabilities", capabilities=events)
+            destination.execute("migrate-incoming", uri=uri)
+            source.execute("migrate", uri=uri)
+            pair.destination.wait_for_migration("completed")
+            pair.source.wait_for_migration("completed")
         # Twice each: an enum: mutation shows its value in the first reply only.
         return {
             role: [query_migrate(handle.address) for _ in range(2)][-1]
@@ -105,6 +116,12 @@ def test_the_plain_contract_would_blame_the_tool_for_a_mutation() -> None:
         assert rejected, text
 
 
+@pytest.mark.parametrize(("profile", "shape"), CONTRACTS)
+def test_the_recording_has_the_events(profile: str, shape: str) -> None:
+    names = {name for _, _, name, _ in recorded(profile, shape)}
+    assert {"MIGRATION", "MIGRATION_PASS", "query-migrate"} <= names
+
+
 def test_what_a_mutation_changes_is_reported_where_it_happened() -> None:
     _, changed = replay(parse_drift("drop:ram.dirty-sync-count"), "11.1", "new")
     # The patched destination sends ram without it already: only the source's count.
@@ -113,6 +130,13 @@ def test_what_a_mutation_changes_is_reported_where_it_happened() -> None:
     assert changed[Mutation.parse("drop:ram.multifd-bytes")] == {"source completed"}
     _, changed = replay(parse_drift("add:vfio.x-drift"), "11.1", "new")
     assert changed == {}  # no vfio in these replies: unexercised
+    for text, where in (
+        ("add:MIGRATION_PASS.x-drift", "MIGRATION_PASS event"),
+        ("type:MIGRATION_PASS.pass=uint64", "MIGRATION_PASS event"),
+        ("add:MIGRATION.x-drift", "MIGRATION event"),
+    ):
+        _, changed = replay(parse_drift(text), "11.1", "new")
+        assert changed == {Mutation.parse(text): {where}}
 
 
 def test_enum_values_appear_once_as_the_first_status_a_client_sees() -> None:
