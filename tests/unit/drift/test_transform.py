@@ -19,11 +19,12 @@ from fakeqemu.drift.catalog import mutations_for, pairs_for
 from fakeqemu.drift.mutation import Mutation, parse_drift
 from fakeqemu.drift.paths import copy_message, target_of
 from fakeqemu.drift.transform import Drift
+from fakeqemu.fake.qemu import FakeQemu
 from fakeqemu.testing.drift_run import DriftRun, Traced
 from fakeqemu.testing.settings import FakeSettings
 from fakeqemu.testing.threaded import FakeQemuPair, threaded_fakes
 from fakeqemu.vocabulary import PROFILE_NAMES, SHAPES
-from tests.support.drift_tools import connected, free_port, query_migrate
+from tests.support.drift_tools import connected, free_port, migrate, query_migrate
 
 CONTRACTS = [(profile, shape) for profile in PROFILE_NAMES for shape in SHAPES]
 
@@ -180,3 +181,29 @@ def test_release_mutation_sends_the_other_release_s_members() -> None:
     assert last["source"]["ram"]["skipped"] == 0  # 7.2 has it, 11.1 dropped it
     assert "compression" in last["source"]
     assert run.violations() == []
+
+
+def test_strict_mode_blames_the_fake_for_what_the_mutation_does_not_explain() -> None:
+    """The run's monitor holds each message to the mutated contract: the mutation's own
+    change passes, anything else the fake gets wrong is reported, naming the drift."""
+    run = DriftRun(parse_drift("add:ram.x-drift"))
+
+    def also_break(fake: FakeQemu) -> None:
+        def bogus(name: str | None, message: dict[str, Any]) -> list[dict[str, Any]]:
+            ram = message.get("return", {}).get("ram") if name == "query-migrate" else None
+            if isinstance(ram, dict):
+                message = {**message, "return": {**message["return"], "ram": {**ram, "b": 1}}}
+            return [message]
+
+        fake.session_observers.append(lambda session: session.message_transforms.append(bogus))
+
+    settings = FakeSettings.from_keywords(profile="11.1", shape="new", speed=50)
+    with threaded_fakes(settings, [run.attach, also_break]) as group:
+        pair = FakeQemuPair(group.start("source"), group.start("destination"))
+        migrate(pair)
+        query_migrate(pair.source.address)
+    found = "\n".join(map(str, run.violations()))
+    assert "fakeqemu 11.1/new drifted by add:ram.x-drift sent a query-migrate" in found
+    problem = found.split("\n")[1]  # the first problem of the first message
+    assert problem.startswith("  $.return.ram: Additional properties are not allowed ('b' was")
+    assert "x-drift" not in problem  # the mutation's own member is allowed
