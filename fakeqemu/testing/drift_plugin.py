@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import gc
 import json
+import re
 from collections.abc import Generator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -128,6 +129,9 @@ class DriftPlugin:
         #: leave them out of group runs (they would only make them break) and do not
         #: rerun them alone (the report has the combination where they broke).
         self.suspects: dict[str, set[Mutation]] = {}
+        #: Plain run's key -> mutations whose member a group's failure names (``KeyError:
+        #: 'dirty-sync-count'``): the group's halves leave them out, they run alone.
+        self.named: dict[str, set[Mutation]] = {}
         self._reaches: dict[tuple[str, Mutation], bool] = {}
         self._planned: dict[str, list[Mutation]] = {}
         #: Runs not made: unexercised, or vouched for by a group that survived.
@@ -183,7 +187,7 @@ class DriftPlugin:
             self.group_states[(plain_key, drift)] = parent
             return f"not needed: {group.parent} {parent}"
         trace = self.traces.get(plain_key)
-        suspects = self.suspects.get(_function(plain_key), set())
+        suspects = self.suspects.get(_function(plain_key), set()) | self.named.get(plain_key, set())
         members = [
             m
             for m in group.members
@@ -320,6 +324,9 @@ class DriftPlugin:
             key = (running.plain_key, running.drift)
             self.group_states[key] = "failed" if running.failed else "passed"
             self._group_runs[key] = run
+            if running.failed:
+                named = [m for m in run.mutations if _names(running.failure or "", m)]
+                self.named.setdefault(running.plain_key, set()).update(named)
             self.report.fake_errors += [f"{running.test}: {error}" for error in run.violations()]
             return
         self.report.fake_errors += [f"{running.test}: {error}" for error in run.violations()]
@@ -345,3 +352,13 @@ class DriftPlugin:
 def _function(nodeid: str) -> str:
     """The test function a run belongs to (its node id without the parameters)."""
     return nodeid.partition("[")[0]
+
+
+def _names(failure: str, mutation: Mutation) -> bool:
+    """The failure names the member ``mutation`` changes (as a word of its own; names
+    shorter than four letters, like ``to``, are too common to tell)."""
+    member = mutation.member
+    leaf = member.leaf.removesuffix("[]") if member is not None and member.steps else ""
+    if len(leaf) < 4:
+        return False
+    return re.search(rf"(?<![\w-]){re.escape(leaf)}(?![\w-])", failure) is not None
