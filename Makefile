@@ -48,6 +48,7 @@ test-long: $(STAMP)
 BENCH_ARGS ?=
 bench: $(STAMP)
 	$(BIN)/python -m bench.run
+	$(BIN)/python -m bench.drift
 	$(BIN)/python -m bench.load $(BENCH_ARGS)
 
 clean:

@@ -98,7 +98,9 @@ def test_reports_a_failed_migration(fakeqemu_pair: FakeQemuPair) -> None:
     async def scenario() -> tuple[SideProgress, SideProgress]:
         await start_migration(fakeqemu_pair)
         following = asyncio.create_task(follow(fakeqemu_pair, out))
-        await out.active.wait()  # fail it once the monitor has seen it running
+        # Fail it once the monitor has seen it running (bounded: a run under schema
+        # drift, or a slow machine, must fail here rather than wait for ever).
+        await asyncio.wait_for(out.active.wait(), 30)
         fakeqemu_pair.source.fail_migration(error)
         return await following
 

@@ -30,6 +30,10 @@ COMMANDS: dict[str, tuple[str, str | None]] = {
         "JSON Schema contracts of each release and shape: validate, export, diff",
         "fakeqemu.cli.contracts:add_arguments",
     ),
+    "drift": (
+        "run a command once per schema-drift mutation and report which it survives",
+        "fakeqemu.cli.drift:add_arguments",
+    ),
     "record": (
         "proxy a QMP client to a QEMU monitor and write a cassette",
         "fakeqemu.cli.cassettes:add_record_arguments",
@@ -110,6 +114,10 @@ def _run(args: argparse.Namespace, signals: HostSignals | None) -> int:
         from fakeqemu.cli.cassettes import run_record, run_replay
 
         return run_record(args) if args.command == "record" else run_replay(args)
+    if args.command == "drift":
+        from fakeqemu.cli.drift import run_drift
+
+        return run_drift(args)
     if args.command == "contracts":
         from fakeqemu.cli.contracts import run as run_contracts
 

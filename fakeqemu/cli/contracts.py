@@ -50,6 +50,11 @@ def add_arguments(contracts: argparse.ArgumentParser) -> None:
     compare = actions.add_parser("diff", help="what changes from one contract to another")
     compare.add_argument("old", metavar="P1/S1", help="e.g. 11.1/old")
     compare.add_argument("new", metavar="P2/S2", help="e.g. 11.1/new")
+    compare.add_argument(
+        "--verdict",
+        action="store_true",
+        help="mark each change breaking or safe for strict, lenient and allow-list decoders",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -143,7 +148,7 @@ def _diff(args: argparse.Namespace) -> int:
     from fakeqemu.contracts.diff import diff
 
     try:
-        lines = diff(args.old, args.new)
+        lines = diff(args.old, args.new, verdict=args.verdict)
     except ValueError as error:
         print(f"fakeqemu contracts diff: {error}", file=sys.stderr)
         return 2

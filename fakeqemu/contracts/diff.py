@@ -207,32 +207,55 @@ def role_changes(
     ]
 
 
-def diff(old: str, new: str) -> list[str]:
-    """The report for ``PROFILE/SHAPE`` against ``PROFILE/SHAPE``, as lines."""
-    old_docs, new_docs = documents(*_split(old)), documents(*_split(new))
-    sections = [
+#: One section of the report: its title, its changes (path, text), and the first
+#: contract's members there (what a decoder written against it knows), if a type.
+Section = tuple[str, list[tuple[str, str]], Mapping[str, Member] | None]
+
+
+def sections(old_docs: Mapping[str, Schema], new_docs: Mapping[str, Schema]) -> list[Section]:
+    """Every part of the report, in order: the return type, each role, each event."""
+    old_return = flatten_return(old_docs)
+    found: list[Section] = [
         (
             "query-migrate return (MigrationInfo)",
-            type_changes(flatten_return(old_docs), flatten_return(new_docs)),
+            type_changes(old_return, flatten_return(new_docs)),
+            old_return,
         ),
-        ("query-migrate reply of a source", role_changes(old_docs, new_docs, "source")),
-        ("query-migrate reply of a destination", role_changes(old_docs, new_docs, "destination")),
-    ]
-    sections += [
+        ("query-migrate reply of a source", role_changes(old_docs, new_docs, "source"), None),
         (
-            f"{event} event",
-            type_changes(flatten_event(old_docs, event), flatten_event(new_docs, event)),
-        )
-        for event in SPECIFIC_EVENTS
+            "query-migrate reply of a destination",
+            role_changes(old_docs, new_docs, "destination"),
+            None,
+        ),
     ]
+    for event in SPECIFIC_EVENTS:
+        old_event = flatten_event(old_docs, event)
+        changes = type_changes(old_event, flatten_event(new_docs, event))
+        found.append((f"{event} event", changes, old_event))
+    return found
+
+
+def diff(old: str, new: str, *, verdict: bool = False) -> list[str]:
+    """The report for ``PROFILE/SHAPE`` against ``PROFILE/SHAPE``, as lines; ``verdict``
+    marks each change breaking or safe per kind of decoder (:mod:`.verdict`)."""
+    from fakeqemu.contracts.verdict import DECODERS, judge
+
+    old_docs, new_docs = documents(*_split(old)), documents(*_split(new))
     lines = [f"contracts {old} -> {new}"]
-    for title, changes in sections:
+    if verdict:
+        lines.append("verdicts for decoders written against the first: " + ", ".join(DECODERS))
+    for title, changes, known in sections(old_docs, new_docs):
         if not changes:
             lines.append(f"{title}: no change")
             continue
         lines.append(f"{title}:")
         width = max(len(path) for path, _ in changes)
-        lines += [f"  {path.ljust(width)}  {change}" for path, change in changes]
+        for path, change in changes:
+            line = f"  {path.ljust(width)}  {change}"
+            if verdict:
+                verdicts = judge(path, change, known)
+                line += "  [" + ", ".join(f"{d}: {verdicts[d]}" for d in DECODERS) + "]"
+            lines.append(line)
     return lines
 
 

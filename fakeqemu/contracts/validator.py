@@ -7,7 +7,7 @@ under their ``$id``; references between them resolve there and nowhere else
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from functools import cache
 from typing import Any
 from urllib.parse import urldefrag, urljoin
@@ -19,75 +19,109 @@ from referencing.jsonschema import DRAFT202012
 
 from fakeqemu.contracts import ROLES
 from fakeqemu.contracts.errors import ContractError
-from fakeqemu.contracts.store import SPECIFIC_EVENTS, documents, schema_id
+from fakeqemu.contracts.store import SPECIFIC_EVENTS, documents
 
 #: How much of a jsonschema message to keep: some repeat the whole instance.
 _MESSAGE_LIMIT = 160
 
 
+class ContractSet:
+    """The schemas of one contract, ready to validate with: a shipped profile and shape
+    (:func:`contract_set`), or documents derived from them (schema drift's mutated
+    contracts, :mod:`fakeqemu.drift.contract`), which keep the shipped ``$id`` s."""
+
+    def __init__(self, docs: Mapping[str, dict[str, Any]]) -> None:
+        self.docs = docs
+        resources = [
+            (schema["$id"], Resource.from_contents(schema, default_specification=DRAFT202012))
+            for schema in docs.values()
+        ]
+        empty: Registry[Any] = Registry()
+        self.registry = empty.with_resources(resources)
+        self._validators: dict[str, Draft202012Validator] = {}
+
+    def validator(self, filename: str) -> Draft202012Validator:
+        found = self._validators.get(filename)
+        if found is None:
+            found = Draft202012Validator(self.docs[filename], registry=self.registry)
+            self._validators[filename] = found
+        return found
+
+    def event_names(self) -> list[str]:
+        names: list[str] = self.docs["qmp-event.json"]["properties"]["event"]["enum"]
+        return names
+
+    def contract_for(self, message: Any, *, command: str | None, role: str | None) -> str:
+        """The schema file that states ``message``'s contract.
+
+        ``command`` picks it; without one, the message's own keys say what it is.
+        """
+        if role is not None and role not in ROLES:
+            raise ValueError(f"unknown role {role!r}; expected one of {', '.join(ROLES)}")
+        keys = message.keys() if isinstance(message, dict) else ()
+        if command is None:
+            if "QMP" in keys:
+                return "qmp-greeting.json"
+            command = message.get("event") if "event" in keys else None
+        if command == "query-migrate":
+            return f"query-migrate-{role}.json" if role else "query-migrate.json"
+        if command in SPECIFIC_EVENTS:
+            return f"event-{command}.json"
+        if command in self.event_names() or "event" in keys:
+            return "qmp-event.json"
+        return "qmp-error.json" if "error" in keys else "qmp-success.json"
+
+    def problems(self, message: Any, *, command: str | None, role: str | None) -> list[str]:
+        """Every way ``message`` breaks this contract, most relevant first; empty if none."""
+        filename = self.contract_for(message, command=command, role=role)
+        found: list[str] = []
+        named = isinstance(message, dict) and command is not None
+        if filename == "qmp-event.json" and named and message.get("event") != command:
+            found.append(
+                f"$.event: expected {command!r}, got {message.get('event')!r} [event name]"
+            )
+        errors = list(self.validator(filename).iter_errors(message))
+        if errors:
+            first = best_match(errors)
+            rest = sorted(
+                (e for e in errors if e is not first), key=lambda e: json_path(e.absolute_path)
+            )
+            root = self.docs[filename]["$id"]
+            for error in [first, *rest]:
+                found += _describe(error, message, root, self.registry)
+        return list(dict.fromkeys(found))  # one line per problem, first occurrence first
+
+
 @cache
+def contract_set(profile: str, shape: str) -> ContractSet:
+    """The shipped contract of ``profile`` and ``shape`` (loaded once)."""
+    return ContractSet(documents(profile, shape))
+
+
 def registry(profile: str, shape: str) -> Registry[Any]:
-    resources = [
-        (schema["$id"], Resource.from_contents(schema, default_specification=DRAFT202012))
-        for schema in documents(profile, shape).values()
-    ]
-    empty: Registry[Any] = Registry()
-    return empty.with_resources(resources)
+    return contract_set(profile, shape).registry
 
 
-@cache
 def validator(profile: str, shape: str, filename: str) -> Draft202012Validator:
-    schema = documents(profile, shape)[filename]
-    return Draft202012Validator(schema, registry=registry(profile, shape))
+    return contract_set(profile, shape).validator(filename)
 
 
 def event_names(profile: str, shape: str) -> list[str]:
-    names: list[str] = documents(profile, shape)["qmp-event.json"]["properties"]["event"]["enum"]
-    return names
+    return contract_set(profile, shape).event_names()
 
 
 def contract_for(
     message: Any, *, profile: str, shape: str, command: str | None, role: str | None
 ) -> str:
-    """The schema file that states ``message``'s contract.
-
-    ``command`` picks it; without one, the message's own keys say what it is.
-    """
-    if role is not None and role not in ROLES:
-        raise ValueError(f"unknown role {role!r}; expected one of {', '.join(ROLES)}")
-    keys = message.keys() if isinstance(message, dict) else ()
-    if command is None:
-        if "QMP" in keys:
-            return "qmp-greeting.json"
-        command = message.get("event") if "event" in keys else None
-    if command == "query-migrate":
-        return f"query-migrate-{role}.json" if role else "query-migrate.json"
-    if command in SPECIFIC_EVENTS:
-        return f"event-{command}.json"
-    if command in event_names(profile, shape) or "event" in keys:
-        return "qmp-event.json"
-    return "qmp-error.json" if "error" in keys else "qmp-success.json"
+    """The schema file that states ``message``'s contract (see :meth:`ContractSet.contract_for`)."""
+    return contract_set(profile, shape).contract_for(message, command=command, role=role)
 
 
 def problems(
     message: Any, *, profile: str, shape: str, command: str | None, role: str | None
 ) -> list[str]:
     """Every way ``message`` breaks its contract, most relevant first; empty if none."""
-    filename = contract_for(message, profile=profile, shape=shape, command=command, role=role)
-    found: list[str] = []
-    named = isinstance(message, dict) and command is not None
-    if filename == "qmp-event.json" and named and message.get("event") != command:
-        found.append(f"$.event: expected {command!r}, got {message.get('event')!r} [event name]")
-    errors = list(validator(profile, shape, filename).iter_errors(message))
-    if errors:
-        first = best_match(errors)
-        rest = sorted(
-            (e for e in errors if e is not first), key=lambda e: json_path(e.absolute_path)
-        )
-        root = schema_id(profile, shape, filename)
-        for error in [first, *rest]:
-            found += _describe(error, message, root, registry(profile, shape))
-    return list(dict.fromkeys(found))  # one line per problem, first occurrence first
+    return contract_set(profile, shape).problems(message, command=command, role=role)
 
 
 def validate_message(

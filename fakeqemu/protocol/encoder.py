@@ -155,6 +155,21 @@ def _new_layout(keys: tuple[str, ...]) -> _Layout:
     return ordered, prefixes
 
 
+class AsGiven(dict[str, Any]):
+    """A dict printed in the order of its own keys instead of QDict's hash order.
+
+    QEMU never prints one: its order comes from the hash table.  Schema drift
+    (``order:`` mutations, :mod:`fakeqemu.drift`) uses it to send an object's members
+    in an order another hash table could give, so that the bytes really change.
+    """
+
+
+def _given_layout(keys: tuple[str, ...]) -> _Layout:
+    prefixes = [", " + quote_string(key) + ": " for key in keys]
+    prefixes[0] = "{" + prefixes[0][2:]
+    return list(keys), prefixes
+
+
 _TOP_LEVEL = ("",)
 _SEPARATORS = repeat(", ")
 
@@ -201,8 +216,10 @@ def encode_value(value: QValue) -> str:
                     append("{}")
                     continue
                 keys = tuple(item)
-                layout = layouts.get(keys) or _new_layout(keys)
-                ordered, prefixes = layout
+                if type(item) is AsGiven:
+                    ordered, prefixes = _given_layout(keys)
+                else:
+                    ordered, prefixes = layouts.get(keys) or _new_layout(keys)
                 values = [item[key] for key in ordered]
                 members = zip(prefixes, values)  # noqa: B905
                 stack.append((members, "}", len(parts), prefixes[0]))

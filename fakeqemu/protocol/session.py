@@ -21,6 +21,11 @@ NEGOTIATION_HINT = "Expecting capabilities negotiation with 'qmp_capabilities'"
 #: A client that lets this much output pile up (events it never reads) is dropped.
 OUTPUT_HARD_LIMIT = 64 << 20
 
+#: A change to a message on its way out: given the command (or event) name and the
+#: message, the messages to send in its place (none drops it, several insert).  Test
+#: tooling hangs these on a session (schema drift, :mod:`fakeqemu.drift`); QEMU has none.
+MessageTransform = Callable[[str | None, dict[str, QValue]], list[dict[str, QValue]]]
+
 
 @dataclass(frozen=True)
 class Request:
@@ -71,6 +76,9 @@ class QmpSession:
         #: Called once, in order, right after the reply to the request being run is
         #: queued (faults send events after a reply here); emptied each time.
         self.after_reply: list[Callable[[], None]] = []
+        #: Applied in order to every message queued after the greeting, before the
+        #: observers see it: the observers see what the client gets.
+        self.message_transforms: list[MessageTransform] = []
 
     # -- input ----------------------------------------------------------------------
 
@@ -168,9 +176,13 @@ class QmpSession:
         self.send_event(event.to_message())
 
     def _queue(self, message: dict[str, QValue], name: str | None) -> None:
-        for observe in self.message_observers:
-            observe(name, message)
-        self._out += encode_message(message)
+        messages = [message]
+        for transform in self.message_transforms:
+            messages = [changed for sent in messages for changed in transform(name, sent)]
+        for sent in messages:
+            for observe in self.message_observers:
+                observe(name, sent)
+            self._out += encode_message(sent)
         if len(self._out) > OUTPUT_HARD_LIMIT:
             self.closing = True
         if self._on_output is not None:

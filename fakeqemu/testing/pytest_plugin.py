@@ -12,7 +12,8 @@ Installed with fakeqemu (entry point ``pytest11: fakeqemu``).  Fixtures:
 Configure them with ``@pytest.mark.fakeqemu(profile="10.0", shape="new",
 role="destination", ...)``.  ``--fakeqemu-matrix`` (or ``matrix=True``) runs each
 test once per profile and shape, with ids like ``[11.1-new]``, and ends with a
-table of the combinations that passed.
+table of the combinations that passed.  ``--fakeqemu-drift`` reruns it once per
+schema-drift mutation (:mod:`fakeqemu.testing.drift_plugin`).
 
 Faults and scenarios: ``@pytest.mark.fakeqemu(faults=[{"kind": "error", "command":
 "migrate", "desc": "no"}], scenario="stall-at:60")`` holds the faults from the start
@@ -38,6 +39,8 @@ import pytest
 
 from fakeqemu.fake.options import CONFIG_OPTIONS, FIXTURE_OPTIONS, OPTIONS, SPEED, Option, signature
 from fakeqemu.fault_catalog import fault_kind_names, scenario_names
+from fakeqemu.testing import drift_plugin
+from fakeqemu.testing.matrix_table import COMBINATION, MatrixTable
 from fakeqemu.vocabulary import DEFAULT_PROFILE, DEFAULT_SHAPE, PROFILE_NAMES, SHAPES
 
 __all__ = [
@@ -45,6 +48,7 @@ __all__ = [
     "MarkerError",
     "fakeqemu",
     "fakeqemu_combination",
+    "fakeqemu_drift_hooks",
     "fakeqemu_hooks",
     "fakeqemu_pair",
     "fakeqemu_settings",
@@ -65,7 +69,6 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 #: The fixture the matrix parametrizes; every fakeqemu fixture depends on it.
-COMBINATION = "fakeqemu_combination"
 MATRIX = Option("matrix", False, "run the test once per profile and shape")
 #: The marker's keywords: every configuration field but ``incoming`` (the role sets it),
 #: the fixtures' own, and ``matrix``; ``profile``, ``shape`` and ``role`` first.
@@ -99,10 +102,13 @@ class Combination:
 
     profile: str = DEFAULT_PROFILE
     shape: str = DEFAULT_SHAPE
+    #: ``--fakeqemu-drift``: the mutation (or pair) this run is under; "" the plain run.
+    drift: str = ""
 
     @property
     def id(self) -> str:
-        return f"{self.profile}-{self.shape}"
+        plain = f"{self.profile}-{self.shape}"
+        return f"{plain}-{self.drift}" if self.drift else plain
 
 
 class MarkerError(ValueError):
@@ -118,11 +124,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="run each test that uses a fakeqemu fixture once per QEMU profile and "
         "query-migrate shape, and print which combinations passed",
     )
+    drift_plugin.add_options(group)
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", MARKER_HELP)
     config.pluginmanager.register(MatrixTable(), "fakeqemu-matrix-table")
+    if config.getoption("fakeqemu_drift", None) is not None:
+        drift_plugin.check_selection(config)
+        plugin = drift_plugin.DriftPlugin(config)
+        config.pluginmanager.register(plugin, drift_plugin.PLUGIN_NAME)
 
 
 def marker_keywords(node: pytest.Item | pytest.Function | Any) -> dict[str, Any]:
@@ -181,7 +192,13 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     keywords = marker_keywords(node)
     matrix = bool(metafunc.config.getoption("fakeqemu_matrix") or keywords.get("matrix"))
     cells = combinations(node.nodeid, keywords, matrix)
-    if not matrix and len(cells) == 1:
+    if metafunc.config.getoption("fakeqemu_drift") is not None:
+        cells = [
+            Combination(cell.profile, cell.shape, drift)
+            for cell in cells
+            for drift in ("", *drift_plugin.selected(metafunc.config, cell.profile, cell.shape))
+        ]
+    elif not matrix and len(cells) == 1:
         return  # one combination: the fixture reads it from the marker, the id stays plain
     metafunc.parametrize(COMBINATION, cells, ids=[cell.id for cell in cells])
 
@@ -220,24 +237,37 @@ def fakeqemu_hooks() -> list[FakeHook]:
 
 
 @pytest.fixture
+def fakeqemu_drift_hooks(
+    request: pytest.FixtureRequest, fakeqemu_hooks: list[FakeHook]
+) -> Iterator[list[FakeHook]]:
+    """``fakeqemu_hooks`` and, under ``--fakeqemu-drift``, the hook of this run's mutation."""
+    plugin = request.config.pluginmanager.get_plugin(drift_plugin.PLUGIN_NAME)
+    if plugin is None:
+        yield fakeqemu_hooks
+        return
+    yield [*fakeqemu_hooks, *plugin.hooks_for(request.node)]
+    plugin.after_run(request.node)
+
+
+@pytest.fixture
 def fakeqemu_threaded(
-    fakeqemu_settings: FakeSettings, fakeqemu_hooks: list[FakeHook]
+    fakeqemu_settings: FakeSettings, fakeqemu_drift_hooks: list[FakeHook]
 ) -> Iterator[ThreadedFakeQemu]:
     """A fake QEMU on a background thread, for plain and asyncio tests."""
     from fakeqemu.testing.threaded import threaded_fakes
 
-    with threaded_fakes(fakeqemu_settings, fakeqemu_hooks) as group:
+    with threaded_fakes(fakeqemu_settings, fakeqemu_drift_hooks) as group:
         yield group.start(fakeqemu_settings.role)
 
 
 @pytest.fixture
 def fakeqemu_pair(
-    fakeqemu_settings: FakeSettings, fakeqemu_hooks: list[FakeHook]
+    fakeqemu_settings: FakeSettings, fakeqemu_drift_hooks: list[FakeHook]
 ) -> Iterator[FakeQemuPair]:
     """A source and a ``--incoming defer`` destination on one background clock."""
     from fakeqemu.testing.threaded import FakeQemuPair, threaded_fakes
 
-    with threaded_fakes(fakeqemu_settings, fakeqemu_hooks) as group:
+    with threaded_fakes(fakeqemu_settings, fakeqemu_drift_hooks) as group:
         yield FakeQemuPair(group.start("source"), group.start("destination"))
 
 
@@ -276,100 +306,32 @@ async def _trio_fakes(
 
 @_trio_fixture
 async def fakeqemu(
-    fakeqemu_settings: FakeSettings, fakeqemu_hooks: list[FakeHook]
+    fakeqemu_settings: FakeSettings, fakeqemu_drift_hooks: list[FakeHook]
 ) -> AsyncIterator[TrioFakeQemuHandle]:
     """A fake QEMU served in this trio test's nursery, on the test's clock."""
-    async with _trio_fakes(fakeqemu_settings, fakeqemu_hooks) as group:
+    async with _trio_fakes(fakeqemu_settings, fakeqemu_drift_hooks) as group:
         yield await group.start(fakeqemu_settings.role)
 
 
 @_trio_fixture
 async def fakeqemu_trio_pair(
-    fakeqemu_settings: FakeSettings, fakeqemu_hooks: list[FakeHook]
+    fakeqemu_settings: FakeSettings, fakeqemu_drift_hooks: list[FakeHook]
 ) -> AsyncIterator[TrioFakeQemuPair]:
     """A source and a ``--incoming defer`` destination in this trio test's nursery."""
     from fakeqemu.testing.handles import TrioFakeQemuPair
 
-    async with _trio_fakes(fakeqemu_settings, fakeqemu_hooks) as group:
+    async with _trio_fakes(fakeqemu_settings, fakeqemu_drift_hooks) as group:
         source = await group.start("source")
         yield TrioFakeQemuPair(source, await group.start("destination"))
 
 
-# -- the matrix table -----------------------------------------------------------------
-
-_RANK = {"skipped": 0, "passed": 1, "xfailed": 2, "failed": 3}
+# -- the matrix table (fakeqemu.testing.matrix_table) ---------------------------------
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         callspec = getattr(item, "callspec", None)
         combination = None if callspec is None else callspec.params.get(COMBINATION)
-        if isinstance(combination, Combination):
+        if isinstance(combination, Combination) and not combination.drift:
             # Reports carry user_properties, also from xdist workers to the controller.
             item.user_properties.append((COMBINATION, combination.id))
-
-
-def _cell(counts: dict[str, int]) -> tuple[str, str]:
-    total = sum(counts.values())
-    if counts["failed"]:
-        return f"FAILED ({counts['failed']} of {total})", "red"
-    if counts["xfailed"]:
-        # Expected to fail there (pytest.mark.xfail): still a combination that breaks.
-        return f"xfailed ({counts['xfailed']} of {total})", "yellow"
-    if counts["passed"]:
-        skipped = f", {counts['skipped']} skipped" if counts["skipped"] else ""
-        return f"passed ({counts['passed']}{skipped})", "green"
-    return f"skipped ({total})", "yellow"
-
-
-class MatrixTable:
-    """Tallies the matrix tests' outcomes and prints them per profile and shape."""
-
-    def __init__(self) -> None:
-        #: nodeid → (combination id, worst outcome of its phases so far)
-        self.outcomes: dict[str, tuple[str, str]] = {}
-
-    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        combination = dict(report.user_properties).get(COMBINATION)
-        if combination is None:
-            return
-        if report.failed:
-            outcome = "failed"
-        elif hasattr(report, "wasxfail") and report.skipped:
-            outcome = "xfailed"
-        elif report.skipped:
-            outcome = "skipped"
-        elif report.when == "call":
-            outcome = "passed"
-        else:
-            return  # a setup or teardown that passed says nothing yet
-        previous = self.outcomes.get(report.nodeid)
-        if previous is None or _RANK[outcome] > _RANK[previous[1]]:
-            self.outcomes[report.nodeid] = (str(combination), outcome)
-
-    def table(self) -> dict[tuple[str, str], dict[str, int]]:
-        """(profile, shape) → how many tests passed, failed, failed as expected, were skipped."""
-        table: dict[tuple[str, str], dict[str, int]] = {}
-        for combination, outcome in self.outcomes.values():
-            profile, _, shape = combination.rpartition("-")
-            table.setdefault((profile, shape), dict.fromkeys(_RANK, 0))[outcome] += 1
-        return table
-
-    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        table = self.table()
-        if not table:
-            return
-        profiles = [p for p in PROFILE_NAMES if any(key[0] == p for key in table)]
-        shapes = [s for s in SHAPES if any(key[1] == s for key in table)]
-        width = 2 + max(len(_cell(counts)[0]) for counts in table.values())
-        terminalreporter.write_sep("=", "fakeqemu matrix")
-        terminalreporter.write_line("profile " + "".join(f"{s:<{width}}" for s in shapes).rstrip())
-        for profile in profiles:
-            terminalreporter.write(f"{profile:<8}")
-            for column, shape in enumerate(shapes):
-                counts = table.get((profile, shape))
-                text, colour = ("-", "") if counts is None else _cell(counts)
-                # Padding between columns only: no trailing blanks to trip a copy-paste.
-                padded = text if column == len(shapes) - 1 else f"{text:<{width}}"
-                terminalreporter.write(padded, **({colour: True} if colour else {}))
-            terminalreporter.write_line("")

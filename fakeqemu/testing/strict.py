@@ -16,6 +16,9 @@ started with ``incoming`` is a destination, any other a source), and
 ``MIGRATION``/``MIGRATION_PASS`` against their event schemas.  A message a fault made
 on purpose (an injected error, ``query-migrate`` without ``ram``, an injected event:
 ``fake.faults.deliberate(message)``) is let through; every other is still checked.
+A session whose
+messages drift (:class:`fakeqemu.drift.transform.Drift` among its transforms) is held
+to the mutated contract instead, which knows what each mutation changes.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from typing import Any
 
 from fakeqemu.contracts.errors import ContractError
 from fakeqemu.contracts.validator import problems
+from fakeqemu.drift.transform import Drift
 from fakeqemu.fake.qemu import FakeQemu
 from fakeqemu.protocol.encoder import encode_value
 from fakeqemu.protocol.session import QmpSession
@@ -47,22 +51,36 @@ class ContractMonitor:
         #: A fake's greeting never changes: check it once per fake, not per session.
         self._greeted: weakref.WeakSet[FakeQemu] = weakref.WeakSet()
 
-    def check(self, fake: FakeQemu, name: str | None, message: dict[str, Any]) -> None:
+    def check(
+        self,
+        fake: FakeQemu,
+        name: str | None,
+        message: dict[str, Any],
+        session: QmpSession | None = None,
+    ) -> None:
         if not self.enabled or fake.faults.deliberate(message) is not None:
             return  # off, or a fault broke the contract on purpose (this message only)
         config = fake.config
-        found = problems(
-            message,
-            profile=config.profile,
-            shape=config.shape,
-            command=name,
-            role=role_of(fake) if name == "query-migrate" else None,
-        )
+        transforms = () if session is None else session.message_transforms
+        drift = next((t for t in transforms if isinstance(t, Drift)), None)
+        if drift is not None:
+            found = drift.problems(message, command=name)
+        else:
+            found = problems(
+                message,
+                profile=config.profile,
+                shape=config.shape,
+                command=name,
+                role=role_of(fake) if name == "query-migrate" else None,
+            )
         if not found:
             return
         what = name or "message"
+        contract = f"{config.profile}/{config.shape}"
+        if drift is not None:
+            contract += f" drifted by {' + '.join(map(str, drift.mutations))}"
         error = ContractError(
-            [f"fakeqemu {config.profile}/{config.shape} sent a {what} that breaks its contract:"]
+            [f"fakeqemu {contract} sent a {what} that breaks its contract:"]
             + [f"  {problem}" for problem in found]
             # The message as the fake would print it: repr() recurses, and an echoed id
             # may nest 1,023 levels deep.
@@ -78,7 +96,9 @@ class ContractMonitor:
         if self.enabled and fake not in self._greeted:
             self.check(fake, None, fake.greeting(session.oob_offered))
             self._greeted.add(fake)
-        session.message_observers.append(lambda name, message: self.check(fake, name, message))
+        session.message_observers.append(
+            lambda name, message: self.check(fake, name, message, session)
+        )
 
     def attach(self, fake: FakeQemu) -> None:
         """Watch every session ``fake`` opens from now on (a hook for fake factories)."""
