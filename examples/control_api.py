@@ -34,18 +34,30 @@ def fail(message: str) -> NoReturn:
     sys.exit(1)
 
 
-def connect(where: str) -> socket.socket:
-    """A connected socket to ``unix:PATH`` or ``tcp:HOST:PORT``."""
+def parse(where: str) -> tuple[str, str, int]:
+    """``unix:PATH`` or ``tcp:HOST:PORT`` as (kind, path or host, port)."""
     kind, _, rest = where.partition(":")
     if kind == "unix":
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        sock.settimeout(TIMEOUT)
-        sock.connect(rest)
-        return sock
+        return kind, rest, 0
     host, _, port = rest.rpartition(":")
     if kind != "tcp" or not port.isdigit():
         fail(f"{where!r} is not unix:PATH or tcp:HOST:PORT")
-    return socket.create_connection((host.strip("[]"), int(port)), timeout=TIMEOUT)
+    return kind, host.strip("[]"), int(port)
+
+
+def connect(where: str) -> socket.socket:
+    """A connected socket to ``unix:PATH`` or ``tcp:HOST:PORT``."""
+    kind, target, port = parse(where)
+    if kind == "tcp":
+        return socket.create_connection((target, port), timeout=TIMEOUT)
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.settimeout(TIMEOUT)
+        sock.connect(target)
+    except OSError:
+        sock.close()
+        raise
+    return sock
 
 
 class ControlConnection(http.client.HTTPConnection):
@@ -61,6 +73,7 @@ class ControlConnection(http.client.HTTPConnection):
 
 class Control:
     def __init__(self, where: str) -> None:
+        parse(where)  # a bad address is named before anything is sent
         self.where = where
 
     def call(self, method: str, path: str, body: Any = None, *, want: int = 200) -> Any:
@@ -99,7 +112,10 @@ class Monitor:
 
     def read(self) -> dict[str, Any]:
         # QEMU ends every message with a newline (CRLF): one message a line.
-        line = self.lines.readline()
+        try:
+            line = self.lines.readline()
+        except OSError as error:
+            fail(f"QMP: reading: {error}")
         if not line:
             fail("QMP: the monitor closed the connection")
         message: dict[str, Any] = json.loads(line)
