@@ -52,4 +52,4 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.load $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) build site *.egg-info .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) .cache build site *.egg-info .mypy_cache .pytest_cache .ruff_cache

@@ -1,0 +1,3 @@
+module fakeqemu.example/controlapi
+
+go 1.19
