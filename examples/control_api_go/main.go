@@ -8,7 +8,7 @@
 //
 //	fakeqemu serve --unix /tmp/dst.sock --incoming defer &
 //	fakeqemu serve --unix /tmp/src.sock --control unix:/tmp/ctl.sock --clock virtual --memory 1G &
-//	go run ./examples/control_api_go unix:/tmp/ctl.sock unix:/tmp/src.sock unix:/tmp/dst.sock
+//	(cd examples/control_api_go && go run . unix:/tmp/ctl.sock unix:/tmp/src.sock unix:/tmp/dst.sock)
 //
 // Addresses are unix:PATH or tcp:HOST:PORT; left out, they come from $FAKEQEMU_CONTROL,
 // $FAKEQEMU_SOURCE and $FAKEQEMU_DESTINATION.  Any unexpected answer ends it with a

@@ -71,7 +71,7 @@ def go_environment() -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def go_program(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The Go example, built as ``go run ./examples/control_api_go`` builds it."""
+    """The Go example, built in its module's directory, as ``go run .`` there builds it."""
     go = shutil.which("go")
     if go is None:
         if os.environ.get("FAKEQEMU_REQUIRE_GO"):
@@ -79,8 +79,8 @@ def go_program(tmp_path_factory: pytest.TempPathFactory) -> Path:
         pytest.skip("go is not installed")
     program = tmp_path_factory.mktemp("go") / "controlapi"
     done = subprocess.run(
-        [go, "build", "-o", str(program), "./examples/control_api_go"],
-        cwd=REPO,
+        [go, "build", "-o", str(program), "."],
+        cwd=REPO / "examples" / "control_api_go",
         env=go_environment(),
         capture_output=True,
         text=True,
