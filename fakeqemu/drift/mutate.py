@@ -29,7 +29,10 @@ class Applier(Protocol):
     def apply(self, target: str, message: Message) -> list[Message] | None: ...
 
 
-class Drop:
+class _MemberEdit:
+    """Changes one member in every object that holds it (or, for ``add``, in every
+    object at its parent's path); the subclass says what, and whether it did."""
+
     def __init__(self, mutation: Mutation) -> None:
         self.mutation = mutation
         assert mutation.member is not None
@@ -40,42 +43,31 @@ class Drop:
             return None
         changed = False
         for parent in objects_at(root_of(target, message), self.path.parent.steps):
-            changed |= parent.pop(self.path.leaf.removesuffix("[]"), None) is not None
+            changed |= self.edit(parent)
         return [message] if changed else None
 
-
-class Add:
-    def __init__(self, mutation: Mutation) -> None:
-        self.mutation = mutation
-        assert mutation.member is not None
-        self.parent = mutation.member.parent
-
-    def apply(self, target: str, message: Message) -> list[Message] | None:
-        if target != self.parent.target:
-            return None
-        changed = False
-        for parent in objects_at(root_of(target, message), self.parent.steps):
-            parent[ADDED_MEMBER] = ADDED_VALUE
-            changed = True
-        return [message] if changed else None
+    def edit(self, parent: Message) -> bool:
+        raise NotImplementedError
 
 
-class Retype:
-    def __init__(self, mutation: Mutation) -> None:
-        self.mutation = mutation
-        assert mutation.member is not None
-        self.path = mutation.member
+class Drop(_MemberEdit):
+    def edit(self, parent: Message) -> bool:
+        return parent.pop(self.path.leaf.removesuffix("[]"), None) is not None
 
-    def apply(self, target: str, message: Message) -> list[Message] | None:
-        if target != self.path.target:
-            return None
-        changed = False
-        for parent in objects_at(root_of(target, message), self.path.parent.steps):
-            value = parent.get(self.path.leaf)
-            if isinstance(value, int) and not isinstance(value, bool):
-                parent[self.path.leaf] = retyped(value, self.mutation.value)
-                changed = True
-        return [message] if changed else None
+
+class Add(_MemberEdit):
+    def edit(self, parent: Message) -> bool:
+        parent[ADDED_MEMBER] = ADDED_VALUE
+        return True
+
+
+class Retype(_MemberEdit):
+    def edit(self, parent: Message) -> bool:
+        value = parent.get(self.path.leaf)
+        if isinstance(value, int) and not isinstance(value, bool):
+            parent[self.path.leaf] = retyped(value, self.mutation.value)
+            return True
+        return False
 
 
 def retyped(value: int, kind: str | None) -> int | float:
@@ -83,14 +75,9 @@ def retyped(value: int, kind: str | None) -> int | float:
     return value + 0.5 if kind == "float" else value + UINT64_OFFSET
 
 
-class Reorder:
+class Reorder(_MemberEdit):
     """The object's members in reverse wire order: every object of two members or more
     then prints differently (QEMU's order is its hash table's, see ``qdict_order``)."""
-
-    def __init__(self, mutation: Mutation) -> None:
-        self.mutation = mutation
-        assert mutation.member is not None
-        self.path = mutation.member
 
     def apply(self, target: str, message: Message) -> list[Message] | None:
         if target != self.path.target:

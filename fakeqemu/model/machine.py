@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import time
 from collections.abc import Callable
@@ -50,6 +51,21 @@ class RunState(enum.StrEnum):
 _NEEDS_RESET = {RunState.SHUTDOWN, RunState.INTERNAL_ERROR, RunState.GUEST_PANICKED}
 #: States in which the guest counts as live for vm_stop() (runstate_is_live()).
 _LIVE = {RunState.RUNNING, RunState.SUSPENDED}
+
+
+#: The fields of a VirtualMachine that running it changes; ``reset`` gives them their
+#: defaults again and keeps every other (configuration, events, observers, hardware).
+_CHANGED_BY_RUNNING = frozenset(
+    {
+        "runstate",
+        "quit_requested",
+        "exit_status",
+        "autostart",
+        "outgoing",
+        "incoming_migration",
+        "_incoming_started",
+    }
+)
 
 
 @dataclass
@@ -296,23 +312,12 @@ class VirtualMachine:
                 lambda status: None, lambda: None, lambda: None
             )
             self.incoming_migration.stream_broken("fakeqemu: reset")
-        fresh = VirtualMachine(
-            profile=self.profile,
-            events=self.events,
-            name=self.name,
-            start_paused=self.start_paused,
-            incoming=self.incoming,
-            memory=self.memory,
-            shape=self.shape,
-            clock=self.clock,
-            transport=self.transport,
-            backend=backend,
-            scenario=scenario,
-            status_observers=self.status_observers,
-            link_up=self.link_up,
-            hardware=self.hardware,
-            descriptors=self.descriptors,
-        )
+        kept = {
+            f.name: getattr(self, f.name)
+            for f in dataclasses.fields(self)
+            if f.init and f.name not in _CHANGED_BY_RUNNING
+        }
+        fresh = VirtualMachine(**{**kept, "backend": backend, "scenario": scenario})
         self.__dict__.update(fresh.__dict__)
 
     # -- run state --------------------------------------------------------------------
