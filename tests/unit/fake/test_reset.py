@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 from fakeqemu.fake.config import FakeQemuConfig
-from fakeqemu.model.machine import RunState
+from fakeqemu.model.machine import RunState, VirtualMachine
 from tests.support.strict import make_fake
+
+
+def run_state(vm: VirtualMachine) -> tuple[RunState, bool, int | None]:
+    # Read through a function: mypy would keep the narrowed types from before reset().
+    return vm.runstate, vm.quit_requested, vm.exit_status
 
 
 def test_reset_undoes_what_running_changed_and_keeps_the_configuration() -> None:
@@ -14,12 +19,12 @@ def test_reset_undoes_what_running_changed_and_keeps_the_configuration() -> None
     vm.stop()
     vm.quit_requested = True
     vm.exit_status = 1
-    assert vm.runstate is RunState.PAUSED
+    assert run_state(vm) == (RunState.PAUSED, True, 1)
 
     fake.reset()
 
     assert fake.vm is vm  # sessions and commands hold this object
-    assert (vm.runstate, vm.quit_requested, vm.exit_status) == (RunState.RUNNING, False, None)
+    assert run_state(vm) == (RunState.RUNNING, False, None)
     assert (vm.outgoing, vm.incoming_migration) == (None, None)
     assert (vm.profile.name, vm.memory, vm.name) == ("10.0", 1 << 30, "guest")
     assert vm.status_observers is observers
