@@ -193,7 +193,7 @@ def observed_errors(version: str) -> list[tuple[str, str, str, str]]:
 async def test_wrong_state_errors_are_qemus(
     tmp_path: Path, version: str, autojump_clock: trio.testing.MockClock
 ) -> None:
-    arguments = {
+    arguments: dict[str, dict[str, Any] | None] = {
         "migrate-recover": {"uri": f"unix:{tmp_path}/x.sock"},
         "migrate-pause": None,
         "migrate": {"uri": f"unix:{tmp_path}/x.sock"},
