@@ -19,7 +19,9 @@ import trio
 from fakeqemu.fake.config import FakeQemuConfig
 from fakeqemu.model.fault_actions import PEER_RESET
 from fakeqemu.profiles import get_profile
+from fakeqemu.testing.handles import TrioFakeQemuPair
 from tests.support.fault_rig import Served, reply_to, served, wait_status
+from tests.support.migration_watch import migrating
 from tests.support.qmp_client import Client
 
 OBSERVED = Path(__file__).parents[1] / "data" / "postcopy_recovery"
@@ -221,3 +223,33 @@ async def test_wrong_state_errors_are_qemus(
         await wait_status(destination, "postcopy-paused")
         await check("postcopy-paused")
         assert {row[0] for row in rows} == {"none", "postcopy-active", "postcopy-paused"}
+
+
+BREAK_AT_60 = {"kind": "link-break", "trigger": {"percent": 60}}
+
+
+@pytest.mark.fakeqemu(memory="1G", faults=[BREAK_AT_60])
+async def test_a_link_break_from_the_marker_pauses_and_the_journal_records_it(
+    fakeqemu_trio_pair: TrioFakeQemuPair, autojump_clock: trio.testing.MockClock
+) -> None:
+    """The marker's fault, triggered at 60% transferred in postcopy; the same pair then
+    recovers, and the source's journal holds the one injection."""
+    pair = fakeqemu_trio_pair
+    async with migrating(pair, capabilities=("events", "postcopy-ram"), parameters=SLOW) as (
+        source,
+        destination,
+    ):
+        await wait_status(source, "active")
+        await source.command("migrate-start-postcopy")
+        paused = await wait_status(source, "postcopy-paused")
+        assert 0.4 >= paused["ram"]["remaining"] / paused["ram"]["total"] >= 0.3
+        await wait_status(destination, "postcopy-paused")
+        await destination.command("migrate-recover", {"uri": "tcp:127.0.0.1:0"})
+        port = (await destination.command("query-migrate"))["socket-address"][0]["port"]
+        await source.command("migrate", {"uri": f"tcp:127.0.0.1:{port}", "resume": True})
+        assert await pair.source.wait_for_migration("completed") == "completed"
+        assert await pair.destination.wait_for_migration("completed") == "completed"
+    assert [(r.kind, r.detail) for r in pair.source.journal.faults] == [
+        ("link-break", "broke the migration stream")
+    ]
+    assert pair.destination.journal.faults == []
