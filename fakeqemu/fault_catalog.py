@@ -160,7 +160,8 @@ FAULT_KINDS: dict[str, dict[str, Any]] = {
     "source-dies": {
         "level": MIGRATION,
         "summary": "a destination's source dies mid-stream: the load fails as QEMU's does,"
-        " and the process exits unless exit-on-error was false",
+        " and the process exits unless exit-on-error was false; in postcopy-active it"
+        " pauses instead (postcopy-paused)",
         "fields": {},
     },
     "link-break": {

@@ -86,10 +86,9 @@ async def break_link(how: str, fakes: list[Served], source: Client, destination:
         assert await source.command("migrate-pause") == {}
     elif how == "migrate-pause on the destination":
         assert await destination.command("migrate-pause") == {}
-    elif how == "link-break on the source":
-        fakes[0].fake.faults.add({"kind": "link-break"})
     else:
-        fakes[1].fake.faults.add({"kind": "link-break"})
+        kind, _, side = how.partition(" on the ")
+        fakes[0 if side == "source" else 1].fake.faults.add({"kind": kind})
 
 
 BREAKS = (
@@ -97,6 +96,9 @@ BREAKS = (
     "migrate-pause on the destination",
     "link-break on the source",
     "link-break on the destination",
+    # The one side cannot tell a peer that died from a broken link: QEMU pauses.
+    "destination-dies on the source",
+    "source-dies on the destination",
 )
 
 
