@@ -153,13 +153,23 @@ FAULT_KINDS: dict[str, dict[str, Any]] = {
     "destination-dies": {
         "level": MIGRATION,
         "summary": "a source's destination dies: the stream is reset and the source fails"
-        " as QEMU does (Unable to write to socket: Connection reset by peer)",
+        " as QEMU does (Unable to write to socket: Connection reset by peer); in"
+        " postcopy-active it pauses instead (postcopy-paused), as QEMU's cannot tell",
         "fields": {},
     },
     "source-dies": {
         "level": MIGRATION,
         "summary": "a destination's source dies mid-stream: the load fails as QEMU's does,"
-        " and the process exits unless exit-on-error was false",
+        " and the process exits unless exit-on-error was false; in postcopy-active it"
+        " pauses instead (postcopy-paused)",
+        "fields": {},
+    },
+    "link-break": {
+        "level": MIGRATION,
+        "summary": "the migration stream breaks (reset) on this side: a precopy migration"
+        " fails; a postcopy-active one pauses both sides in postcopy-paused, counters kept,"
+        " until migrate-recover {uri} on the destination and migrate {uri, resume: true}"
+        " on the source take it on to completed (migrate-pause does the same from QMP)",
         "fields": {},
     },
     "link-stall": {
@@ -170,12 +180,7 @@ FAULT_KINDS: dict[str, dict[str, Any]] = {
 }
 
 #: Faults QEMU has that the fake does not model, with the reason: listed, never accepted.
-NOT_MODELLED: dict[str, str] = {
-    "postcopy-recovery": "postcopy-paused, migrate-recover and migrate resume=true need a"
-    " resumable stream and a return path between the fakes, which they do not have; a"
-    " postcopy migration whose link breaks fails instead, and migrate-pause in"
-    " postcopy-active answers a fakeqemu error that says so",
-}
+NOT_MODELLED: dict[str, str] = {}
 
 TRIGGERS: dict[str, str] = {
     "now": '"now" or no trigger: at once',
@@ -282,9 +287,11 @@ def describe() -> str:
                     need = "optional"
                 lines.append(f"      {field} ({spec['type']}, {need}): {spec['description']}")
         lines.append("")
-    lines.append("not modelled:")
-    lines += [f"  {name}: {why}" for name, why in NOT_MODELLED.items()]
-    lines += ["", "triggers:"]
+    if NOT_MODELLED:
+        lines.append("not modelled:")
+        lines += [f"  {name}: {why}" for name, why in NOT_MODELLED.items()]
+        lines.append("")
+    lines += ["triggers:"]
     lines += [f"  {name}: {text}" for name, text in TRIGGERS.items()]
     lines += ["", "scenarios (--scenario NAME, or a timeline as JSON or TOML):"]
     lines += [f"  {name}: {text}" for name, (text, _) in SCENARIOS.items()]

@@ -8,6 +8,7 @@ from typing import Any
 from fakeqemu.commands.registry import CommandContext, CommandTable
 from fakeqemu.errors import DEVICE_NOT_ACTIVE, QmpError
 from fakeqemu.model.addresses import (
+    MigrationAddress,
     ResolutionError,
     UnknownProtocol,
     channel_address,
@@ -16,6 +17,7 @@ from fakeqemu.model.addresses import (
 )
 from fakeqemu.model.machine import RunState
 from fakeqemu.model.migration import check_capabilities, check_parameters
+from fakeqemu.model.recovery import check_resume, resume_requested
 from fakeqemu.protocol.encoder import QValue
 
 TABLE = CommandTable()
@@ -90,8 +92,8 @@ def migrate(ctx: CommandContext, args: dict[str, Any]) -> QValue:
     address = None
     if not profile.migrate_checks_uri_after_setup:
         address = channel_address(args, profile, profile.migrate_unknown_protocol)
-    if args.get("resume") and vm.source_status != "postcopy-paused":
-        raise QmpError("Cannot resume if there is no paused migration")
+    if args.get("resume"):
+        return _resume(ctx, args, address)
     if vm.outgoing is not None and vm.outgoing.is_running:
         raise QmpError(IN_PROGRESS)
     if vm.runstate is RunState.INMIGRATE:
@@ -126,6 +128,22 @@ def migrate(ctx: CommandContext, args: dict[str, Any]) -> QValue:
         return {}
     # The fakes' own stream runs over the passed socket as over one the fake dials.
     vm.require_transport().connect(address.uri if passed is None else f"fd:{passed}", outgoing)
+    return {}
+
+
+def _resume(ctx: CommandContext, args: dict[str, Any], address: MigrationAddress | None) -> QValue:
+    """qmp_migrate() with resume: the paused postcopy connects to ``migrate-recover``'s
+    listener; the reply comes first, the statuses follow (observed, 7.2)."""
+    vm = ctx.vm
+    outgoing = check_resume(vm.outgoing)
+    if address is None:
+        address = channel_address(args, vm.profile, vm.profile.migrate_unknown_protocol)
+    problem = open_error(address, incoming=False)
+    if problem is not None:
+        raise QmpError(problem)
+    address = resolved(address)
+    resume_requested(outgoing)
+    vm.require_transport().connect(address.uri, outgoing, resume=True)
     return {}
 
 
@@ -177,15 +195,25 @@ def migrate_start_postcopy(ctx: CommandContext, args: dict[str, Any]) -> QValue:
 
 @command("migrate-pause")
 def migrate_pause(ctx: CommandContext, args: dict[str, Any]) -> QValue:
-    outgoing = ctx.vm.outgoing
-    if outgoing is not None and outgoing.status == "postcopy-active":
-        raise QmpError("fakeqemu does not model postcopy recovery (migrate-pause)")
-    raise QmpError(ctx.vm.profile.migrate_pause_not_postcopy)
+    """qmp_migrate_pause(): shut the stream down; both sides then pause, after the reply
+    (observed, 7.2 and 10.0)."""
+    vm = ctx.vm
+    states = vm.profile.migrate_pause_states
+    outgoing, incoming = vm.outgoing, vm.incoming_migration
+    if outgoing is not None and outgoing.status in states:
+        # The source keeps an error-desc that says who paused it (10.0; 7.2: none).
+        vm.require_transport().break_stream(vm.profile.paused_by_user_error)
+    elif incoming is not None and incoming.status in states:
+        vm.require_transport().break_stream(None)
+    else:
+        raise QmpError(vm.profile.migrate_pause_not_postcopy)
+    return {}
 
 
 @command("migrate-recover")
 def migrate_recover(ctx: CommandContext, args: dict[str, Any]) -> QValue:
-    raise QmpError("Migrate recover can only be run when postcopy is paused.")
+    ctx.vm.recover_incoming(args["uri"])
+    return {}
 
 
 @command("client_migrate_info")

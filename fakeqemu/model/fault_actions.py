@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from fakeqemu.errors import QmpError
 from fakeqemu.model.events import Event
+from fakeqemu.model.recovery import RECOVERABLE
 from fakeqemu.protocol.encoder import QValue
 from fakeqemu.protocol.session import QmpSession, Request
 
@@ -168,7 +169,12 @@ class FaultActions:
         if kind == "event":
             self.emit(fault, f"sent {fault.spec.get('event')}")
             return
-        if kind in ("migration-fail", "destination-dies"):
+        postcopy = outgoing is not None and outgoing.status in RECOVERABLE
+        if kind == "link-break" or (kind == "destination-dies" and postcopy):
+            # The transport resets the stream; each side then fails, or pauses in postcopy.
+            engine.resets["migration"] += 1
+            detail = "broke the migration stream"
+        elif kind in ("migration-fail", "destination-dies"):
             desc = str(fault.spec.get("desc") or PEER_RESET)
             if outgoing is not None and outgoing.is_running:
                 outgoing.fail(now, desc)

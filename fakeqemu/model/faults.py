@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 #: The most faults one fake holds (done ones count until removed): a bound on memory.
 MAX_FAULTS = 1024
 #: Kinds that act once, when triggered (the others stay active while they last).
-ONE_SHOT = frozenset({"reset", "migration-fail", "destination-dies", "source-dies"})
+ONE_SHOT = frozenset({"reset", "migration-fail", "destination-dies", "source-dies", "link-break"})
 #: Kinds that act on the side of a migration only.
 SOURCE_ONLY, DESTINATION_ONLY = frozenset({"destination-dies"}), frozenset({"source-dies"})
 

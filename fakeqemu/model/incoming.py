@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from fakeqemu.backends.interface import ReceiveBackend, ReceivedPages
+from fakeqemu.model.recovery import POSTCOPY_PAUSED_REPORT, RECOVERABLE, RESUME, RESUME_ACK
 from fakeqemu.profiles.patch import DESTINATION_REPORTED
 
 if TYPE_CHECKING:
@@ -46,12 +47,18 @@ class IncomingMigration:
     #: Lines QEMU's error_report() prints on stderr (taken by the trio layer).
     error_reports: list[str] = field(default_factory=list)
     total_time_ms: int = 0
+    #: Messages for the source on the return path (the resume handshake).
+    replies: list[dict[str, Any]] = field(default_factory=list)
 
     def listening(self, addresses: list[dict[str, Any]]) -> None:
         """``migrate-incoming`` (or ``-incoming URI``) opened its listener."""
         self.socket_address = addresses
 
     def source_connected(self, now: float) -> None:
+        if self.status == "postcopy-paused":
+            # postcopy_try_recover(): a source came back to the migrate-recover listener.
+            self.hooks.set_status("postcopy-recover")
+            return
         self._load_started = now
         self.hooks.set_status("active")
 
@@ -69,6 +76,10 @@ class IncomingMigration:
                 self.hooks.set_status("postcopy-device")  # observed on 11.1
             self.hooks.set_status("postcopy-active")
             self.hooks.start_guest()
+        elif RESUME in message and self.status == "postcopy-recover":
+            # loadvm_postcopy_handle_resume(): active again, then RESUME_ACK to the source.
+            self.hooks.set_status("postcopy-active")
+            self.replies.append({RESUME_ACK: True})
         elif "complete" in message:
             self._complete(now)
         elif "abort" in message:
@@ -83,6 +94,21 @@ class IncomingMigration:
         if self.status != "postcopy-active":
             self.hooks.start_guest()
         self.hooks.set_status("completed")
+
+    def stream_ended(self, received: bool) -> None:
+        """The source's stream ended before ``completed``: a postcopy migration pauses
+        (postcopy_pause_incoming()), any other fails."""
+        if self.status == "postcopy-paused":
+            return  # a source that left the recovery listener: still paused
+        if self.status in RECOVERABLE:
+            self.error_reports.append(POSTCOPY_PAUSED_REPORT)
+            self.hooks.set_status("postcopy-paused")
+        elif not received:
+            # The source left without a byte (libvirt closes the socket it dialled when
+            # its own ``migrate`` fails).
+            self.stream_empty()
+        elif self.status != "completed":
+            self.stream_torn()
 
     def stream_torn(self) -> None:
         """The stream ended in the middle of a section: the source died or cancelled.

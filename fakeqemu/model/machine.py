@@ -27,6 +27,7 @@ from fakeqemu.model.incoming import DestinationHooks, IncomingMigration
 from fakeqemu.model.migration import MigrationSettings, MigrationTransport
 from fakeqemu.model.outgoing import OutgoingMigration, SourceHooks
 from fakeqemu.model.ram import PAGE_SIZE, ram_total
+from fakeqemu.model.recovery import RECOVER_NOT_PAUSED
 from fakeqemu.model.stats import query_migrate
 from fakeqemu.profiles import Profile
 from fakeqemu.vocabulary import Role
@@ -266,6 +267,22 @@ class VirtualMachine:
         self._incoming_started = True
         self.incoming_migration = incoming
         incoming.listening(addresses)
+
+    def recover_incoming(self, uri: str) -> None:
+        """``migrate-recover``: listen again for the paused migration's source.  The
+        status stays postcopy-paused until it connects; 7.2 sends its unconditional
+        ``setup`` event, and a second call replaces the listener (observed)."""
+        incoming = self.incoming_migration
+        if incoming is None or incoming.status != "postcopy-paused":
+            raise QmpError(RECOVER_NOT_PAUSED)
+        transport = self.require_transport()
+        if not self.profile.destination_reports_setup:
+            self._unconditional_setup_event()
+        address = resolved(channel_address({"uri": uri}, self.profile, INCOMING_UNKNOWN_PROTOCOL))
+        problem = open_error(address, incoming=True)
+        if problem is not None:
+            raise QmpError(problem)
+        incoming.listening(transport.listen(address.uri, incoming))
 
     def _new_incoming(self) -> IncomingMigration:
         hooks = DestinationHooks(

@@ -43,7 +43,14 @@ class MigrationTransport(Protocol):
 
     def listen(self, uri: str, incoming: IncomingMigration) -> list[dict[str, Any]]: ...
 
-    def connect(self, uri: str, outgoing: OutgoingMigration) -> None: ...
+    def connect(self, uri: str, outgoing: OutgoingMigration, *, resume: bool = False) -> None:
+        """Dial ``uri`` for ``outgoing``; ``resume``: the paused postcopy's new stream."""
+        ...
+
+    def break_stream(self, error: str | None) -> None:
+        """``migrate-pause``: shut the migration stream down (qemu_file_shutdown());
+        a source that pauses keeps ``error`` as its error-desc."""
+        ...
 
     def wake(self) -> None:
         """A command changed a migration's plans: look at its deadline again."""

@@ -41,19 +41,20 @@ EXPECTED_DOWNTIME_MIN_BYTES = 10000
 CANCEL_SECONDS = 0.001
 COMPLETION_SECONDS = 0.002
 
-RUNNING_STATES = frozenset(
-    {
-        "setup",
-        "active",
-        "device",
-        "pre-switchover",
-        "postcopy-device",
-        "postcopy-active",
-        "cancelling",
-        "wait-unplug",
-    }
+#: migration_in_postcopy(): the recovery states count (the guest runs on the destination).
+POSTCOPY_STATES = frozenset(
+    {"postcopy-device", "postcopy-active", "postcopy-paused", "postcopy-recover-setup"}
+    | {"postcopy-recover"}
 )
-POSTCOPY_STATES = frozenset({"postcopy-device", "postcopy-active"})
+#: migration_is_running().
+RUNNING_STATES = POSTCOPY_STATES | {
+    "setup",
+    "active",
+    "device",
+    "pre-switchover",
+    "cancelling",
+    "wait-unplug",
+}
 #: What a bandwidth of 0 ("no limit") means here, in bytes per second.
 UNLIMITED_BANDWIDTH = 10 << 30
 #: What postcopy carries with no limit: observed 27.6 MB in 118 ms (7.2); 10.0 and 11.1
@@ -189,6 +190,21 @@ class OutgoingMigration:
         self._restart_guest()
         self._phase = "done"
         self._deadline = None
+
+    def pause_postcopy(self, error: str | None) -> None:
+        """postcopy_pause(): the stream broke in postcopy; the migration waits, counters
+        kept, for ``migrate`` with ``resume`` (see :mod:`fakeqemu.model.recovery`)."""
+        if error is not None:
+            self.error_desc = error
+        self.hooks.set_status("postcopy-paused")
+        self._phase = "postcopy-paused"
+        self._deadline = None
+
+    def resume_postcopy(self, now: float) -> None:
+        """MIG_RP_MSG_RESUME_ACK: the destination is back; postcopy goes on at once."""
+        self.hooks.set_status("postcopy-active")
+        self._phase = "postcopy"
+        self._deadline = now
 
     # -- the phases -----------------------------------------------------------------
 

@@ -43,6 +43,9 @@ QEMU_7_2 = QEMU_10_0.extend(
     migrate_pause_not_postcopy=(
         "migrate-pause is currently only supported during postcopy-active state"
     ),
+    migrate_pause_states=frozenset({"postcopy-active"}),
+    # migrate-pause only shuts the file down (qemu_file_shutdown()): no Error is kept.
+    paused_by_user_error=None,
     hmp_parameter_lines=PARAMETER_LINES_7_2,
     parameter_checks=PARAMETERS_7_2,
     capability_rules=CAPABILITIES_7_2,

@@ -103,6 +103,11 @@ class Profile:
     migrate_pause_not_postcopy: str = (
         "migrate-pause is currently only supported during postcopy-active or postcopy-recover state"
     )
+    #: States in which ``migrate-pause`` shuts the stream (qmp_migrate_pause(); 7.2:
+    #: postcopy-active only, as its message says).
+    migrate_pause_states: frozenset[str] = frozenset({"postcopy-active", "postcopy-recover"})
+    #: The source's error-desc after ``migrate-pause`` (observed on 10.0; 7.2 sets none).
+    paused_by_user_error: str | None = "Postcopy migration is paused by the user"
     #: migrate_params_check(), in QEMU's order, with each release's wording.
     parameter_checks: tuple[ParameterCheck, ...] = PARAMETERS_10_0
     #: migrate_caps_check(), in QEMU's order.

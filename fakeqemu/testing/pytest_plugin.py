@@ -22,6 +22,9 @@ every migration; each handle also has ``add_fault``, ``remove_fault``,
 ``clear_faults``, ``faults``, ``set_scenario`` and ``fail_migration`` (a
 ``migration-fail`` fault), and its journal lists the faults injected
 (``journal.faults``).  ``fakeqemu faults`` describes every kind, trigger and scenario.
+A ``link-break`` fault (or ``migrate-pause``) in ``postcopy-active`` pauses both fakes
+of a pair in ``postcopy-paused``; ``migrate-recover`` on the destination and
+``migrate`` with ``resume: true`` on the source take the migration on to the end.
 
 Heavy imports wait until a fixture runs: pytest loads this module in every
 session of an environment where fakeqemu is installed.

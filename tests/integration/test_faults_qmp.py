@@ -163,8 +163,8 @@ async def test_a_bad_description_names_the_problem() -> None:
         FakeQemuConfig(faults=[{"kind": "error", "command": "x", "desc": "d", "times": 0}])
     with pytest.raises(FaultError, match="give exactly one of now, call, status"):
         FakeQemuConfig(faults=[{"kind": "hang", "trigger": {"at": 3}}])
-    with pytest.raises(FaultError, match="'postcopy-recovery' is not modelled: postcopy-paused"):
-        FakeQemuConfig(faults=[{"kind": "postcopy-recovery"}])
+    with pytest.raises(FaultError, match="'link-break': unknown field target; it takes kind"):
+        FakeQemuConfig(faults=[{"kind": "link-break", "target": "monitor"}])
     with pytest.raises(FaultError, match="acts on a source; this fake is a destination"):
         make_fake(FakeQemuConfig(incoming="defer", faults=[{"kind": "destination-dies"}]))
 
