@@ -61,6 +61,12 @@ async def test_the_incoming_unix_socket_stays_while_migrating(
         nursery.cancel_scope.cancel()
 
 
+def sent(src_path: str) -> int:
+    """RAM bytes the source has written to the stream so far."""
+    info = qmp(src_path, {"execute": "query-migrate"})[0]["return"]
+    return int(info.get("ram", {}).get("transferred", 0))
+
+
 def qmp(path: str, *commands: dict[str, Any]) -> list[dict[str, Any]]:
     with socket.socket(socket.AF_UNIX) as sock:
         sock.settimeout(TIMEOUT)
@@ -103,6 +109,9 @@ def test_a_failed_load_is_reported_on_stderr(tmp_path: Path, profile: str) -> No
             return bool(reply["return"].get("status") == "active")
 
         wait_for(active, "the destination to be loading")
+        # Up to 10.0 ``active`` comes at the connection; a source killed before its
+        # first byte is an empty stream: "Not a migration stream" (test_qemu_process).
+        wait_for(lambda: sent(src_path) > 0, "the stream to carry pages")
         assert os.path.exists(incoming)
         source.send_signal(signal.SIGKILL)
         _, stderr = stop(destination)
@@ -135,14 +144,10 @@ def test_a_failed_load_without_exit_on_error_shows_the_error(tmp_path: Path, pro
         def status() -> str:
             return str(qmp(dst_path, {"execute": "query-migrate"})[0]["return"].get("status"))
 
-        def sent() -> int:
-            info = qmp(src_path, {"execute": "query-migrate"})[0]["return"]
-            return int(info.get("ram", {}).get("transferred", 0))
-
         wait_for(lambda: status() == "active", "the destination to be loading")
         # Up to 10.0 ``active`` comes at the connection; a source killed before its
         # first byte is an empty stream, which fails otherwise (test_qemu_process).
-        wait_for(lambda: sent() > 0, "the stream to carry pages")
+        wait_for(lambda: sent(src_path) > 0, "the stream to carry pages")
         source.send_signal(signal.SIGKILL)
         wait_for(lambda: status() == "failed", "the load to fail")
         info = qmp(dst_path, {"execute": "query-migrate"})[0]["return"]
