@@ -13,7 +13,7 @@ from typing import Any
 from fakeqemu.commands.probe_answers import answer
 from fakeqemu.commands.registry import CommandContext, CommandTable
 from fakeqemu.model.hardware import Hardware
-from fakeqemu.profiles.emulator_data import EmulatorData, emulator_data, parse_reply, request_key
+from fakeqemu.profiles.emulator_data import EmulatorData, parse_reply, request_key
 from fakeqemu.protocol.encoder import QValue
 
 TABLE = CommandTable()
@@ -46,7 +46,7 @@ def _props(hardware: Hardware, index: int) -> dict[str, int]:
 
 
 def _data(ctx: CommandContext) -> EmulatorData:
-    return emulator_data(ctx.vm.profile.name, ctx.vm.profile.data_dir)
+    return ctx.vm.profile.emulator
 
 
 def _element_members(ctx: CommandContext, name: str) -> list[str]:

@@ -22,7 +22,6 @@ from fakeqemu.model.machine import VirtualMachine
 from fakeqemu.profiles.emulator_data import (
     NO_SUCH,
     EmulatorData,
-    emulator_data,
     parse_reply,
     request_key,
 )
@@ -33,7 +32,7 @@ command = TABLE.command
 
 
 def _data(vm: VirtualMachine) -> EmulatorData:
-    return emulator_data(vm.profile.name, vm.profile.data_dir)
+    return vm.profile.emulator
 
 
 def _mode(vm: VirtualMachine) -> str:

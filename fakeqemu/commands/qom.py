@@ -18,7 +18,7 @@ from fakeqemu.commands.probe_answers import answer, missing
 from fakeqemu.commands.registry import CommandContext, CommandTable
 from fakeqemu.model.hardware import Hardware
 from fakeqemu.model.machine import VirtualMachine
-from fakeqemu.profiles.emulator_data import NO_SUCH, emulator_data, parse_reply
+from fakeqemu.profiles.emulator_data import NO_SUCH, parse_reply
 from fakeqemu.protocol.encoder import QValue
 from fakeqemu.protocol.glib_hash import StringSet
 
@@ -48,7 +48,7 @@ def _cpu_index(hardware: Hardware, path: str) -> int | None:
 
 
 def _model(vm: VirtualMachine) -> dict[str, Any]:
-    data = emulator_data(vm.profile.name, vm.profile.data_dir)
+    data = vm.profile.emulator
     model = data.cpu_model(vm.hardware.cpu_model) or data.cpu_model(FALLBACK_MODEL)
     assert model is not None, f"profile {vm.profile.name} has no CPU model recorded"
     return model

@@ -4,20 +4,15 @@
 release's command line (``-version``, ``-help``, its options), the replies to
 libvirt's capability probe per accelerator, the properties of the CPU model libvirt
 starts, and QEMU's error texts for names it does not know.  Replies are kept as QEMU
-wrote them and parsed on first use.
+wrote them and parsed on first use; ``Profile.emulator`` loads a release's.
 """
 
 from __future__ import annotations
 
-import gzip
 import json
 from dataclasses import dataclass
-from functools import cache, cached_property
-from importlib import resources
-from pathlib import Path
+from functools import cached_property
 from typing import Any
-
-from fakeqemu.errors import FakeQemuError
 
 FILENAME = "emulator.json.gz"
 #: A name no release knows: the capture asks about it, and QEMU's errors for it (this
@@ -81,23 +76,6 @@ class EmulatorData:
     @cached_property
     def cpu_models(self) -> list[str]:
         return sorted(self.raw["cpu-models"])
-
-
-@cache
-def emulator_data(profile: str, data_dir: str | None = None) -> EmulatorData:
-    """The recorded data of ``profile`` (immutable, read once per process), from the
-    package or, for a release of one's own, from its ``Profile.data_dir``."""
-    if data_dir is not None:
-        path: Any = Path(data_dir, FILENAME)
-    else:
-        path = resources.files("fakeqemu.profiles").joinpath("data", profile, FILENAME)
-    try:
-        packed = path.read_bytes()
-    except FileNotFoundError:
-        raise FakeQemuError(
-            f"profile {profile} has no {FILENAME}; record one with `fakeqemu capture libvirt`"
-        ) from None
-    return EmulatorData(json.loads(gzip.decompress(packed)))
 
 
 def wire_to_insertion_order(value: Any) -> Any:

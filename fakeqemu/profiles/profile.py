@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import gzip
 import json
 from dataclasses import dataclass
 from functools import cached_property
@@ -11,12 +12,15 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from fakeqemu.errors import FakeQemuError
 from fakeqemu.profiles.checks import (
     CAPABILITIES_10_0,
     PARAMETERS_10_0,
     CapabilityRule,
     ParameterCheck,
 )
+from fakeqemu.profiles.emulator_data import FILENAME as EMULATOR_FILE
+from fakeqemu.profiles.emulator_data import EmulatorData
 from fakeqemu.profiles.hmp_views import PARAMETER_LINES_10_0
 from fakeqemu.profiles.patch import apply_patch
 from fakeqemu.protocol.qapi import QapiSchema
@@ -172,11 +176,28 @@ class Profile:
 
     # -- recorded data, loaded on first use so `fakeqemu serve` starts fast -------
 
-    def _load(self, filename: str) -> Any:
+    def _read(self, filename: str) -> bytes:
         if self.data_dir is not None:
-            return json.loads(Path(self.data_dir, filename).read_text(encoding="utf-8"))
-        text = resources.files("fakeqemu.profiles").joinpath("data", self.name, filename)
-        return json.loads(text.read_text(encoding="utf-8"))
+            return Path(self.data_dir, filename).read_bytes()
+        return (
+            resources.files("fakeqemu.profiles").joinpath("data", self.name, filename).read_bytes()
+        )
+
+    def _load(self, filename: str) -> Any:
+        return json.loads(self._read(filename))
+
+    @cached_property
+    def emulator(self) -> EmulatorData:
+        """What this release answers as libvirt meets it: its command line and libvirt's
+        probe, recorded by ``fakeqemu capture libvirt``."""
+        try:
+            packed = self._read(EMULATOR_FILE)
+        except FileNotFoundError:
+            raise FakeQemuError(
+                f"profile {self.name} has no {EMULATOR_FILE}; "
+                "record one with `fakeqemu capture libvirt`"
+            ) from None
+        return EmulatorData(json.loads(gzip.decompress(packed)))
 
     @cached_property
     def recorded(self) -> dict[str, Any]:

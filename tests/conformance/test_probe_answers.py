@@ -15,7 +15,7 @@ import pytest
 
 from fakeqemu import FakeQemu, FakeQemuConfig
 from fakeqemu.model.hardware import Hardware
-from fakeqemu.profiles.emulator_data import emulator_data
+from fakeqemu.profiles import get_profile
 from tests.support.recordings import VERSIONS
 from tests.support.strict import make_fake
 
@@ -38,7 +38,7 @@ def _fake(version: str, mode: str) -> FakeQemu:
 
 @pytest.mark.parametrize("version", VERSIONS)
 def test_every_recorded_probe_reply_is_answered_byte_for_byte(version: str) -> None:
-    data = emulator_data(version)
+    data = get_profile(version).emulator
     checked = 0
     for mode in data.probe_modes():
         fake = _fake(version, mode)

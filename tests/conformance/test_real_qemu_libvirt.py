@@ -17,7 +17,8 @@ from typing import Any
 
 import pytest
 
-from fakeqemu.profiles.emulator_data import FILENAME, emulator_data
+from fakeqemu.profiles import get_profile
+from fakeqemu.profiles.emulator_data import FILENAME
 from fakeqemu.recorder.libvirt.capture import CONVERSATIONS, capture_emulator
 from tests.support.libvirt.real_qemu import real_emulator, version_of
 from tests.support.libvirt_conversations import mask, variants
@@ -52,7 +53,7 @@ def _data(path: Path) -> dict[str, Any]:
 
 def test_profile_data_is_unchanged(recorded: tuple[str, Path]) -> None:
     version, out = recorded
-    fresh, stored = _data(out / FILENAME), emulator_data(version).raw
+    fresh, stored = _data(out / FILENAME), get_profile(version).emulator.raw
     for key in ("cli", "machine", "machine-none", "errors", "iothread", "cpu-models"):
         assert fresh[key] == stored[key], key
     # Only modes recorded on both sides compare (a KVM pass needs a usable /dev/kvm).

@@ -4,22 +4,12 @@ from __future__ import annotations
 
 import signal
 import socket
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from fakeqemu.cli import main
-
-
-def spawn(*args: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "fakeqemu", *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+from tests.support.processes import spawn_fakeqemu
 
 
 def exchange(path: str, request: bytes, replies: int) -> list[bytes]:
@@ -38,7 +28,7 @@ def exchange(path: str, request: bytes, replies: int) -> list[bytes]:
 @pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT])
 def test_serve_prints_where_it_listens_and_stops_cleanly(tmp_path: Path, stop: int) -> None:
     path = str(tmp_path / "qmp.sock")
-    proc = spawn("serve", "--profile", "10.0", "--unix", path, "-S", "--name", "vm1", "-v")
+    proc = spawn_fakeqemu("serve", "--profile", "10.0", "--unix", path, "-S", "--name", "vm1", "-v")
     try:
         assert proc.stdout is not None
         line = proc.stdout.readline()

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from fakeqemu.profiles.emulator_data import emulator_data
+from fakeqemu.profiles import get_profile
 from tests.support.libvirt_conversations import TIMEOUT, emulator
 from tests.support.recordings import VERSIONS
 
@@ -33,7 +33,7 @@ def _run(program: str, *args: str) -> subprocess.CompletedProcess[str]:
 @pytest.mark.parametrize("version", VERSIONS)
 def test_version_and_help_are_the_releases(version: str, tmp_path: Path) -> None:
     program = emulator(version, tmp_path)
-    cli = emulator_data(version).cli
+    cli = get_profile(version).emulator.cli
     assert _run(program, "-version").stdout == cli["version"]
     assert _run(program, "--version").stdout == cli["version"]
     helped = _run(program, "-help").stdout

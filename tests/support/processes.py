@@ -41,6 +41,16 @@ def spawn_serve(*args: str) -> subprocess.Popen[bytes]:
     )
 
 
+def spawn_fakeqemu(*args: str) -> subprocess.Popen[str]:
+    """``fakeqemu ARGS`` with text pipes, for tests that read what a command prints."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "fakeqemu", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
 def stop(proc: subprocess.Popen[bytes]) -> tuple[bytes, bytes]:
     """Wait for ``proc`` to end (killing it after the timeout); its stdout and stderr."""
     try:

@@ -50,12 +50,12 @@ def main(argv: list[str] | None = None, program: str | None = None) -> int:
     from fakeqemu.cli.qemu.qemu_opts import OptsError
     from fakeqemu.cli.qemu.selection import select
     from fakeqemu.errors import FakeQemuError
-    from fakeqemu.profiles.emulator_data import emulator_data
+    from fakeqemu.profiles import get_profile
 
     report = Reporter(program)
     try:
         selection = select(program, os.environ, args)
-        cli = emulator_data(selection.profile).cli
+        cli = get_profile(selection.profile).emulator.cli
         line = parse_command_line(program, args, cli)
     except (CommandLineError, OptsError, FakeQemuError) as error:
         report(str(error))

@@ -21,7 +21,7 @@ from fakeqemu.cli.runner import run_server
 from fakeqemu.cli.serve_log import ServeLog
 from fakeqemu.errors import FakeQemuError
 from fakeqemu.fake.qemu import FakeQemu
-from fakeqemu.profiles.emulator_data import emulator_data
+from fakeqemu.profiles import get_profile
 from fakeqemu.server.serve import StartupError
 
 if TYPE_CHECKING:
@@ -45,7 +45,7 @@ def _build(line: QemuCommandLine, selection: Selection) -> tuple[FakeQemu, Monit
         write_pidfile(line.pidfile)
     monitors = open_monitors(line)
     try:
-        modes = emulator_data(selection.profile).probe_modes()
+        modes = get_profile(selection.profile).emulator.probe_modes()
         machine = hardware(line, monitors.chardevs, kvm_enabled(line, modes))
         fake = FakeQemu(config(line, selection), hardware=machine)
     except BaseException:

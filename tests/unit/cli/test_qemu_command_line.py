@@ -11,11 +11,11 @@ from fakeqemu.cli.qemu.qemu_opts import OptsError, parse_object, parse_opts
 from fakeqemu.cli.qemu.selection import select
 from fakeqemu.cli.qemu.topology import parse_cpu, parse_smp
 from fakeqemu.model.hardware import Topology
-from fakeqemu.profiles.emulator_data import emulator_data
+from fakeqemu.profiles import get_profile
 
 
 def _parse(*argv: str, profile: str = "7.2") -> QemuCommandLine:
-    return parse_command_line("qemu-system-x86_64", list(argv), emulator_data(profile).cli)
+    return parse_command_line("qemu-system-x86_64", list(argv), get_profile(profile).emulator.cli)
 
 
 def test_libvirts_start_command_line() -> None:
@@ -32,7 +32,7 @@ def test_libvirts_start_command_line() -> None:
             "-device", '{"driver":"piix3-usb-uhci","id":"usb","bus":"pci.0","addr":"0x1.0x2"}',
             "-incoming", "defer", "-msg", "timestamp=on", "-rtc", "base=utc",
         ],
-        emulator_data("7.2").cli,
+        get_profile("7.2").emulator.cli,
     )  # fmt: skip
     assert line.program == "qemu-system-x86_64"
     assert (line.name, line.start_paused, line.incoming) == ("fq", True, "defer")

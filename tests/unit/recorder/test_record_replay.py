@@ -12,7 +12,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 from functools import partial
 from pathlib import Path
 
@@ -25,6 +24,7 @@ from fakeqemu.recorder.capture import running_qemu
 from fakeqemu.recorder.record import RecordOptions
 from fakeqemu.recorder.replay import replay
 from fakeqemu.server.serve import Endpoint
+from tests.support.processes import spawn_fakeqemu
 from tests.support.recording import (
     SESSION,
     record_session,
@@ -144,15 +144,6 @@ async def test_a_session_with_real_qemu_replays_byte_for_byte(tmp_path: Path) ->
     assert replayed == live
 
 
-def _spawn(*args: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "fakeqemu", *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-
-
 def _stop(process: subprocess.Popen[str]) -> str:
     if process.poll() is None:
         process.send_signal(signal.SIGTERM)
@@ -163,11 +154,11 @@ def _stop(process: subprocess.Popen[str]) -> str:
 def test_record_and_replay_from_the_command_line(tmp_path: Path) -> None:
     qemu, proxy, player = (str(tmp_path / name) for name in ("q.sock", "p.sock", "r.sock"))
     cassette = tmp_path / "session.cassette"
-    with _spawn("serve", "--profile", "7.2", "--unix", qemu) as served:
+    with spawn_fakeqemu("serve", "--profile", "7.2", "--unix", qemu) as served:
         try:
             assert served.stdout is not None
             assert "on unix:" in served.stdout.readline()
-            with _spawn(
+            with spawn_fakeqemu(
                 "record", str(cassette), "--monitor", f"unix:{qemu}", "--unix", proxy, "--once"
             ) as recording:
                 assert recording.stdout is not None
@@ -176,12 +167,12 @@ def test_record_and_replay_from_the_command_line(tmp_path: Path) -> None:
                 assert recording.wait(timeout=10) == 0, _stop(recording)
         finally:
             _stop(served)
-    with _spawn("replay", str(cassette), "--unix", player, "--once") as replaying:
+    with spawn_fakeqemu("replay", str(cassette), "--unix", player, "--once") as replaying:
         assert replaying.stdout is not None
         assert "replaying" in replaying.stdout.readline()
         assert run_session(player, SESSION) == live
         assert replaying.wait(timeout=10) == 0, _stop(replaying)
-    with _spawn("replay", str(cassette), "--unix", player, "--once") as replaying:
+    with spawn_fakeqemu("replay", str(cassette), "--unix", player, "--once") as replaying:
         assert replaying.stdout is not None
         replaying.stdout.readline()
         run_session(player, [b'{"execute": "query-version"}', *SESSION])

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 import signal
-import subprocess
-import sys
 from functools import partial
 from pathlib import Path
 
@@ -16,6 +14,7 @@ import trio.testing
 
 from fakeqemu.cli import main
 from fakeqemu.protocol.cassette_matchers import Matcher
+from tests.support.processes import spawn_fakeqemu
 from tests.support.recording import (
     SESSION,
     RecordedMigration,
@@ -131,15 +130,6 @@ def test_the_command_line_takes_matchers_and_refuses_bad_ones(
         assert error in err
 
 
-def _spawn(*args: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "fakeqemu", *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-
-
 async def test_the_command_line_serves_on_after_a_mismatch(
     tmp_path: Path, autojump_clock: trio.testing.MockClock
 ) -> None:
@@ -156,7 +146,9 @@ async def test_the_command_line_serves_on_after_a_mismatch(
     matcher = "human-monitor-command:arguments.command-line"
 
     def clients() -> tuple[bytes, bytes, int, str]:
-        with _spawn("replay", str(path), "--unix", player, "--ignore", matcher) as replaying:
+        with spawn_fakeqemu(
+            "replay", str(path), "--unix", player, "--ignore", matcher
+        ) as replaying:
             try:
                 assert replaying.stdout is not None
                 assert "replaying" in replaying.stdout.readline()
