@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import trio
+    import trio.testing
 
     from fakeqemu.cli.serve_log import ServeLog
     from fakeqemu.fake.qemu import FakeQemu
@@ -71,7 +72,9 @@ def run_server(
                 nursery.start_soon(log.progress)
             control_address = None
             if control is not None:
-                control_address = await _start_control(fake, control, clock, nursery)
+                control_address = await _start_control(
+                    fake, control, clock if virtual_clock else None, nursery
+                )
 
             async def serve_then_stop(task_status: trio.TaskStatus[Listening]) -> None:
                 await serve(
@@ -102,14 +105,16 @@ def run_server(
     return fake.vm.exit_status or 0
 
 
-async def _start_control(fake: FakeQemu, address: str, clock: Any, nursery: trio.Nursery) -> str:
-    """Serve the control API in ``nursery``; returns where it listens."""
+async def _start_control(
+    fake: FakeQemu, address: str, virtual: trio.testing.MockClock | None, nursery: trio.Nursery
+) -> str:
+    """Serve the control API in ``nursery``; returns where it listens.  ``virtual``: the
+    loop's clock when ``POST /clock/advance`` may move it."""
     from fakeqemu.server.control import ControlApi
     from fakeqemu.server.control_http import serve_http
     from fakeqemu.server.endpoints import parse_control
 
-    virtual = clock is not None and getattr(clock, "rate", 1.0) == 0
-    api = ControlApi(fake, clock=clock if virtual else None)
+    api = ControlApi(fake, clock=virtual)
     where: str = await nursery.start(serve_http, api.router, parse_control(address))
     return where
 
